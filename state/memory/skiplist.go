@@ -1,0 +1,142 @@
+package memory
+
+import (
+	"bytes"
+	"math/rand/v2"
+)
+
+const maxLevel = 24
+
+type node struct {
+	key, value []byte
+	prev       *node // level-0 predecessor; nil for the first node
+	next       []*node
+}
+
+// skiplist is an ordered map of byte keys; it is not safe for concurrent use.
+type skiplist struct {
+	head  node
+	tail  *node
+	level int
+	n     int64
+	rnd   *rand.PCG
+}
+
+func newSkiplist() *skiplist {
+	s := &skiplist{level: 1, rnd: rand.NewPCG(rand.Uint64(), rand.Uint64())}
+	s.head.next = make([]*node, maxLevel)
+	return s
+}
+
+func (s *skiplist) randomLevel() int {
+	l, r := 1, s.rnd.Uint64()
+	for l < maxLevel && r&3 == 0 {
+		l++
+		r >>= 2
+	}
+	return l
+}
+
+// findGE fills update (when non-nil) with the rightmost node before key on every level
+// and returns the first node with a key >= key.
+func (s *skiplist) findGE(key []byte, update []*node) *node {
+	x := &s.head
+	for i := s.level - 1; i >= 0; i-- {
+		for x.next[i] != nil && bytes.Compare(x.next[i].key, key) < 0 {
+			x = x.next[i]
+		}
+		if update != nil {
+			update[i] = x
+		}
+	}
+	return x.next[0]
+}
+
+// findGT returns the first node with a key > key.
+func (s *skiplist) findGT(key []byte) *node {
+	x := &s.head
+	for i := s.level - 1; i >= 0; i-- {
+		for x.next[i] != nil && bytes.Compare(x.next[i].key, key) <= 0 {
+			x = x.next[i]
+		}
+	}
+	return x.next[0]
+}
+
+// findLE returns the last node with a key <= key.
+func (s *skiplist) findLE(key []byte) *node {
+	if n := s.findGT(key); n != nil {
+		return n.prev
+	}
+	return s.tail
+}
+
+// findLT returns the last node with a key < key.
+func (s *skiplist) findLT(key []byte) *node {
+	if n := s.findGE(key, nil); n != nil {
+		return n.prev
+	}
+	return s.tail
+}
+
+func (s *skiplist) first() *node { return s.head.next[0] }
+
+func (s *skiplist) get(key []byte) (*node, bool) {
+	n := s.findGE(key, nil)
+	if n != nil && bytes.Equal(n.key, key) {
+		return n, true
+	}
+	return nil, false
+}
+
+// set stores value (owned by the list from now on) under key, copying a new key.
+func (s *skiplist) set(key, value []byte) {
+	var update [maxLevel]*node
+	n := s.findGE(key, update[:])
+	if n != nil && bytes.Equal(n.key, key) {
+		n.value = value
+		return
+	}
+	lvl := s.randomLevel()
+	if lvl > s.level {
+		for i := s.level; i < lvl; i++ {
+			update[i] = &s.head
+		}
+		s.level = lvl
+	}
+	x := &node{key: bytes.Clone(key), value: value, next: make([]*node, lvl)}
+	for i := 0; i < lvl; i++ {
+		x.next[i] = update[i].next[i]
+		update[i].next[i] = x
+	}
+	if update[0] != &s.head {
+		x.prev = update[0]
+	}
+	if x.next[0] != nil {
+		x.next[0].prev = x
+	} else {
+		s.tail = x
+	}
+	s.n++
+}
+
+func (s *skiplist) delete(key []byte) bool {
+	var update [maxLevel]*node
+	n := s.findGE(key, update[:])
+	if n == nil || !bytes.Equal(n.key, key) {
+		return false
+	}
+	for i := 0; i < len(n.next); i++ {
+		update[i].next[i] = n.next[i]
+	}
+	if n.next[0] != nil {
+		n.next[0].prev = n.prev
+	} else {
+		s.tail = n.prev
+	}
+	for s.level > 1 && s.head.next[s.level-1] == nil {
+		s.level--
+	}
+	s.n--
+	return true
+}

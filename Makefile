@@ -1,0 +1,40 @@
+# Gregor's build. `make test` is what CI runs.
+GO        ?= go
+PKGS      := ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1x
+
+.PHONY: build test test-unit test-integration bench fuzz lint conformance clean
+
+build: ## build the gregor binary into bin/
+	$(GO) build -o bin/gregor ./cmd/gregor
+
+test: lint test-unit test-integration ## what CI runs: lint, unit tests (race), integration tests
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 600s $$($(GO) list ./... | grep -v /integration)
+
+test-integration: build
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) test -count=1 -timeout 900s ./integration/...
+
+bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores vs goka
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./broker/log/ ./state/...
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/benchcompare
+
+fuzz: ## a short run of every fuzz target
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+conformance: build ## run ../shared/conformance against a fresh broker
+	./scripts/conformance.sh
+
+clean:
+	rm -rf bin

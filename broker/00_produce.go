@@ -1,0 +1,217 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	blog "github.com/gregorhq/gregor/broker/log"
+	"github.com/gregorhq/gregor/broker/txn"
+)
+
+// Produce: v3-13
+//
+// Each partition's records must be exactly one magic-v2 record batch (older
+// message formats, Produce v0-2, are not served). The batch is validated
+// (size against the topic's max.message.bytes, CRC-32C, record count and
+// offset span, codec, timestamps against message.timestamp.before/after.max.ms,
+// no client-sent control batches, sequence numbers for idempotent producers)
+// and appended as received apart from the fields Kafka's validator assigns:
+// base offset, partition leader epoch and, for LogAppendTime topics, the
+// timestamp (with the CRC recomputed). acks=0 gets no response; acks=1 and
+// acks=-1 are answered after the append (and, under the durable flush
+// policy, after the fsync that covers it, with group commit).
+//
+// Version notes:
+//   - v3: record batches (magic v2), TransactionalID
+//   - v5: LogStartOffset in the response
+//   - v7: zstd allowed (KIP-110)
+//   - v8: per-record errors and an ErrorMessage (KIP-467)
+//   - v9: flexible
+//   - v10: CurrentLeader / NodeEndpoints tagged fields (not needed on one node)
+//   - v12: KIP-890 transactional verification (transactions come later: a
+//     transactional batch is refused)
+//   - v13: topics named by ID (KIP-516)
+
+func init() { register(0, 3, 13, handleProduce) }
+
+// pendingSync is a partition that got data in this request and, under the
+// durable flush policy, must be fsync'd before the response goes out.
+type pendingSync struct {
+	p              *partition
+	next           int64 // offset after the appended batch
+	topic, partIdx int   // where its result sits in the response
+}
+
+func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	now := time.Now()
+
+	var pending []pendingSync
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *topic
+		topicErr := kerr.UnknownTopicOrPartition
+		if r.version >= 13 {
+			t = b.topicByID(uuid.UUID(rt.TopicID))
+			topicErr = kerr.UnknownTopicID
+		} else {
+			t = b.topicByName(rt.Topic)
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			p := t.partition(rp.Partition)
+			switch {
+			case !acksOK:
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+			case t == nil:
+				sp.ErrorCode = topicErr.Code
+			case p == nil:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				next, kErr, msg := b.produceTo(p, rp.Records, r.version, req, now, &sp)
+				if kErr == nil {
+					if b.cfg.FlushPolicy == FlushDurable && req.Acks != 0 {
+						pending = append(pending, pendingSync{p: p, next: next, topic: len(resp.Topics), partIdx: len(st.Partitions)})
+					} else {
+						p.advanceHighWatermark(next)
+					}
+				}
+				if kErr != nil {
+					sp.ErrorCode = kErr.Code
+					if msg != "" && r.version >= 8 {
+						sp.ErrorMessage = kmsg.StringPtr(msg)
+					}
+					if kErr != kerr.OutOfOrderSequenceNumber && kErr != kerr.InvalidProducerEpoch {
+						b.logger.Debug("produce rejected", "topic", t.name, "partition", p.index, "code", kErr.Message, "why", msg)
+					}
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if len(pending) > 0 {
+		b.syncAppended(resp, pending)
+	}
+	if req.Acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// produceTo validates and appends one partition's batch, filling sp.
+// It returns the offset after the batch.
+func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kmsg.ProduceRequest, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (int64, *kerr.Error, string) {
+	set := p.topic.settings.Load()
+	if len(records) > int(set.maxMessageBytes) {
+		return 0, kerr.MessageTooLarge, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(records), set.maxMessageBytes)
+	}
+	h, err := blog.ValidateBatch(records)
+	if err != nil {
+		if errors.Is(err, blog.ErrBatchMagic) {
+			return 0, kerr.UnsupportedForMessageFormat, err.Error()
+		}
+		return 0, kerr.CorruptMessage, err.Error()
+	}
+	if h.Size() != len(records) {
+		return 0, kerr.InvalidRecord, "a produce request must carry exactly one record batch per partition"
+	}
+	if h.IsControl() {
+		return 0, kerr.InvalidRecord, "clients may not send control batches"
+	}
+	if h.RecordCount <= 0 {
+		return 0, kerr.InvalidRecord, "record batch has no records"
+	}
+	switch c := h.Compression(); {
+	case c > blog.CompressionZstd:
+		return 0, kerr.CorruptMessage, fmt.Sprintf("unknown compression codec %d", c)
+	case c == blog.CompressionZstd && version < 7:
+		return 0, kerr.UnsupportedCompressionType, "zstd needs Produce v7 or newer"
+	}
+	if h.IsTransactional() || req.TransactionID != nil {
+		return 0, kerr.InvalidTxnState, "transactions are not supported by this broker yet"
+	}
+	if h.ProducerID >= 0 && h.BaseSequence < 0 {
+		return 0, kerr.InvalidRecord, "idempotent batch without a sequence number"
+	}
+	opts := blog.AppendOptions{LeaderEpoch: p.log.LeaderEpoch()}
+	nowMs := now.UnixMilli()
+	if set.logAppendTime {
+		opts.LogAppendTime = nowMs
+	} else {
+		if nowMs-h.BaseTimestamp > set.tsBeforeMaxMs || nowMs-h.MaxTimestamp > set.tsBeforeMaxMs {
+			return 0, kerr.InvalidTimestamp, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms (%d) before broker time", h.BaseTimestamp, set.tsBeforeMaxMs)
+		}
+		if h.MaxTimestamp-nowMs > set.tsAfterMaxMs || h.BaseTimestamp-nowMs > set.tsAfterMaxMs {
+			return 0, kerr.InvalidTimestamp, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms (%d) after broker time", h.MaxTimestamp, set.tsAfterMaxMs)
+		}
+	}
+	if p.deleted.Load() {
+		return 0, kerr.UnknownTopicOrPartition, ""
+	}
+	res, err := p.log.Append(records, opts)
+	if err != nil {
+		kErr, msg := appendError(err)
+		return 0, kErr, msg
+	}
+	sp.BaseOffset = res.BaseOffset
+	sp.LogStartOffset = res.LogStartOffset
+	if set.logAppendTime {
+		sp.LogAppendTime = nowMs
+		if res.Duplicate {
+			sp.LogAppendTime = res.MaxTimestamp
+		}
+	}
+	return res.LastOffset + 1, nil, ""
+}
+
+// syncAppended fsyncs every partition this request appended to (in
+// parallel; each log groups concurrent syncs into one) and only then makes
+// the data visible by advancing the high watermark.
+func (b *Broker) syncAppended(resp *kmsg.ProduceResponse, pending []pendingSync) {
+	errs := make([]error, len(pending))
+	var wg sync.WaitGroup
+	for i := range pending {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = pending[i].p.log.Sync(pending[i].next)
+		}(i)
+	}
+	wg.Wait()
+	for i, ps := range pending {
+		if errs[i] != nil {
+			kErr, _ := appendError(errs[i])
+			resp.Topics[ps.topic].Partitions[ps.partIdx].ErrorCode = kErr.Code
+			b.logger.Error("sync failed", "topic", ps.p.topic.name, "partition", ps.p.index, "err", errs[i])
+			continue
+		}
+		ps.p.advanceHighWatermark(ps.next)
+	}
+}
+
+// appendError maps a log append failure to its Kafka error code.
+func appendError(err error) (*kerr.Error, string) {
+	switch {
+	case errors.Is(err, txn.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber, err.Error()
+	case errors.Is(err, txn.ErrInvalidEpoch):
+		return kerr.InvalidProducerEpoch, err.Error()
+	case errors.Is(err, blog.ErrStorage):
+		return kerr.KafkaStorageError, err.Error()
+	case errors.Is(err, blog.ErrClosed):
+		return kerr.NotLeaderForPartition, err.Error()
+	}
+	return kerr.UnknownServerError, err.Error()
+}

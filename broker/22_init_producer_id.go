@@ -1,0 +1,40 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// InitProducerId: v0-5
+//
+// For idempotent (non-transactional) producers: a fresh producer ID with
+// epoch 0, from blocks reserved in the metadata journal so an ID is never
+// handed out twice, even across restarts. A producer that asks again
+// (KIP-360 epoch bump after an error) also gets a fresh ID, as Kafka does
+// for producers without a transactional.id. Transactional IDs are refused
+// until the transaction coordinator exists.
+//
+// Version notes:
+//   - v1: ThrottleMillis; v2: flexible
+//   - v3: ProducerID/ProducerEpoch in the request (KIP-360)
+//   - v4: PRODUCER_FENCED; v5: KIP-890 (transactional only)
+
+func init() { register(22, 0, 5, handleInitProducerID) }
+
+func handleInitProducerID(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil
+	}
+	id, err := b.allocateProducerID()
+	if err != nil {
+		b.logger.Error("allocate producer ID", "err", err)
+		resp.ErrorCode = kerr.KafkaStorageError.Code
+		return resp, nil
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return resp, nil
+}

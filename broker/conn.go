@@ -1,0 +1,251 @@
+package broker
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// maxQueuedRequests bounds how many decoded requests a connection holds
+// before it stops reading, so a flood slows the client instead of growing
+// the broker's memory.
+const maxQueuedRequests = 16
+
+// request is one decoded request and where it came from.
+type request struct {
+	conn     *conn
+	key      int16
+	version  int16
+	corrID   int32
+	clientID string
+	kreq     kmsg.Request
+	// unsupported is set for an ApiVersions request of a version the broker
+	// does not know; it is answered with a v0 response.
+	unsupported bool
+}
+
+// conn serves one client connection: a reader goroutine decodes frames into
+// a bounded queue, and the serving goroutine answers them strictly in order.
+type conn struct {
+	b        *Broker
+	nc       net.Conn
+	listener string
+	remote   string
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+func newConn(b *Broker, nc net.Conn, listener string) *conn {
+	return &conn{b: b, nc: nc, listener: listener, remote: nc.RemoteAddr().String(), done: make(chan struct{})}
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+// serve runs until the connection closes. It owns the reader goroutine and
+// waits for it.
+func (c *conn) serve() {
+	queue := make(chan *request, maxQueuedRequests)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(queue)
+		c.readLoop(queue)
+	}()
+	defer func() {
+		c.close() // unblocks the reader
+		wg.Wait()
+	}()
+
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	for r := range queue {
+		resp, err := c.handle(r)
+		if err != nil {
+			c.b.logger.Warn("closing connection", "remote", c.remote, "api", kmsg.NameForKey(r.key), "version", r.version, "err", err)
+			return
+		}
+		if resp == nil {
+			continue
+		}
+		buf = appendResponse(buf[:0], r, resp)
+		if _, err := w.Write(buf); err != nil {
+			return
+		}
+		if len(queue) == 0 {
+			if err := w.Flush(); err != nil {
+				return
+			}
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // don't pin a large fetch buffer to an idle connection
+		}
+	}
+}
+
+// appendResponse frames resp: size, correlation ID, the header's tagged
+// fields when flexible (never for ApiVersions, whose header stays v0), body.
+func appendResponse(dst []byte, r *request, resp kmsg.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(r.corrID))
+	if resp.IsFlexible() && r.key != 18 {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}
+
+func (c *conn) handle(r *request) (kmsg.Response, error) {
+	if r.unsupported {
+		return apiVersionsUnsupported(r), nil
+	}
+	h := handlers[r.key]
+	return h.handle(c.b, r)
+}
+
+// readLoop decodes frames until EOF, an error, or a frame the broker must
+// refuse; those close the connection with a log line.
+func (c *conn) readLoop(queue chan<- *request) {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.b.logger.Debug("connection read ended", "remote", c.remote, "err", err)
+			}
+			c.close()
+			return
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > c.b.cfg.SocketRequestMaxSize {
+			c.b.logger.Warn("closing connection: bad request size", "remote", c.remote, "size", size, "socket.request.max.bytes", c.b.cfg.SocketRequestMaxSize)
+			c.close()
+			return
+		}
+		frame := make([]byte, size)
+		if _, err := io.ReadFull(br, frame); err != nil {
+			c.close()
+			return
+		}
+		r, err := decodeRequest(frame)
+		if err != nil {
+			c.b.logger.Warn("closing connection: malformed request", "remote", c.remote, "err", err)
+			c.close()
+			return
+		}
+		r.conn = c
+		select {
+		case queue <- r:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// Errors that close a connection.
+var (
+	errMalformed      = errors.New("malformed request")
+	errUnknownAPI     = errors.New("unsupported API key")
+	errUnknownVersion = errors.New("unsupported API version")
+)
+
+// decodeRequest parses a request frame (without its size prefix).
+func decodeRequest(frame []byte) (*request, error) {
+	if len(frame) < 10 {
+		return nil, fmt.Errorf("%w: %d-byte frame", errMalformed, len(frame))
+	}
+	r := &request{
+		key:     int16(binary.BigEndian.Uint16(frame)),
+		version: int16(binary.BigEndian.Uint16(frame[2:])),
+		corrID:  int32(binary.BigEndian.Uint32(frame[4:])),
+	}
+	idLen := int(int16(binary.BigEndian.Uint16(frame[8:])))
+	pos := 10
+	if idLen > 0 {
+		if pos+idLen > len(frame) {
+			return nil, fmt.Errorf("%w: client ID overruns frame", errMalformed)
+		}
+		r.clientID = string(frame[pos : pos+idLen])
+		pos += idLen
+	}
+	h, ok := handlers[r.key]
+	if !ok {
+		return nil, fmt.Errorf("%w %d", errUnknownAPI, r.key)
+	}
+	if r.version < h.minVersion || r.version > h.maxVersion {
+		if r.key == 18 {
+			r.unsupported = true // answered with a v0 ApiVersions response
+			return r, nil
+		}
+		return nil, fmt.Errorf("%w: %s v%d (supported %d-%d)", errUnknownVersion, kmsg.NameForKey(r.key), r.version, h.minVersion, h.maxVersion)
+	}
+	kreq := kmsg.RequestForKey(r.key)
+	kreq.SetVersion(r.version)
+	if kreq.IsFlexible() {
+		n, err := skipTags(frame[pos:])
+		if err != nil {
+			return nil, err
+		}
+		pos += n
+	}
+	if err := kreq.ReadFrom(frame[pos:]); err != nil {
+		return nil, fmt.Errorf("%w: %s v%d: %w", errMalformed, kmsg.NameForKey(r.key), r.version, err)
+	}
+	r.kreq = kreq
+	return r, nil
+}
+
+// skipTags skips a tagged-field section and returns its length.
+func skipTags(b []byte) (int, error) {
+	n, pos, err := uvarint(b, 0)
+	if err != nil {
+		return 0, err
+	}
+	for i := uint64(0); i < n; i++ {
+		if _, pos, err = uvarint(b, pos); err != nil {
+			return 0, err
+		}
+		var size uint64
+		if size, pos, err = uvarint(b, pos); err != nil {
+			return 0, err
+		}
+		if size > uint64(len(b)-pos) {
+			return 0, fmt.Errorf("%w: tagged field overruns frame", errMalformed)
+		}
+		pos += int(size)
+	}
+	return pos, nil
+}
+
+func uvarint(b []byte, pos int) (uint64, int, error) {
+	if pos > len(b) {
+		return 0, pos, fmt.Errorf("%w: truncated varint", errMalformed)
+	}
+	v, n := binary.Uvarint(b[pos:])
+	if n <= 0 {
+		return 0, pos, fmt.Errorf("%w: bad varint", errMalformed)
+	}
+	return v, pos + n, nil
+}
+
+// errorCode returns the Kafka code of a kerr error (0 for nil).
+func errorCode(e *kerr.Error) int16 {
+	if e == nil {
+		return 0
+	}
+	return e.Code
+}

@@ -1,0 +1,82 @@
+package broker
+
+import (
+	"sync"
+	"sync/atomic"
+
+	blog "github.com/gregorhq/gregor/broker/log"
+)
+
+// partition is a live partition: its log, its high watermark and the
+// fetches waiting for new data.
+type partition struct {
+	topic *topic
+	index int32
+	log   *blog.Log
+
+	hw      atomic.Int64 // high watermark; only moves forward
+	deleted atomic.Bool
+
+	waitMu  sync.Mutex
+	waiters map[chan struct{}]struct{} // long-polling fetches
+}
+
+func newPartition(t *topic, i int32, l *blog.Log) *partition {
+	p := &partition{topic: t, index: i, log: l, waiters: map[chan struct{}]struct{}{}}
+	p.hw.Store(l.LogEndOffset())
+	l.SetHighWatermark(l.LogEndOffset())
+	return p
+}
+
+// highWatermark is the offset below which records are visible to consumers.
+func (p *partition) highWatermark() int64 { return p.hw.Load() }
+
+// advanceHighWatermark moves the high watermark up to o (never down) and
+// wakes the fetches waiting for data.
+func (p *partition) advanceHighWatermark(o int64) {
+	for {
+		cur := p.hw.Load()
+		if o <= cur {
+			return
+		}
+		if p.hw.CompareAndSwap(cur, o) {
+			break
+		}
+	}
+	p.log.SetHighWatermark(o)
+	p.wake()
+}
+
+func (p *partition) wake() {
+	p.waitMu.Lock()
+	for w := range p.waiters {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+		delete(p.waiters, w)
+	}
+	p.waitMu.Unlock()
+}
+
+// addWaiter registers w to be signalled at the next high watermark change.
+func (p *partition) addWaiter(w chan struct{}) {
+	p.waitMu.Lock()
+	p.waiters[w] = struct{}{}
+	p.waitMu.Unlock()
+}
+
+func (p *partition) removeWaiter(w chan struct{}) {
+	p.waitMu.Lock()
+	delete(p.waiters, w)
+	p.waitMu.Unlock()
+}
+
+func (p *partition) markDeleted() {
+	p.deleted.Store(true)
+	p.wake()
+}
+
+// lastStableOffset is the offset below which no transaction is open; with
+// no transactions yet it is the high watermark.
+func (p *partition) lastStableOffset() int64 { return p.highWatermark() }

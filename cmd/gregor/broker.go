@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gregorhq/gregor/broker"
+)
+
+type brokerFlags struct {
+	listen     string
+	advertised string
+	dataDir    string
+	configFile string
+	set        []string
+	flush      string
+	logLevel   string
+}
+
+func newBrokerCommand() *cobra.Command {
+	var f brokerFlags
+	cmd := &cobra.Command{
+		Use:   "broker",
+		Short: "Run a single-node Kafka-compatible broker",
+		Long: `Run a single-node broker that speaks the Kafka wire protocol.
+
+With no flags it listens on 127.0.0.1:9092 (loopback only, for safety) and keeps its
+data in ./gregor-data. It prints one line with its address when ready and shuts
+down cleanly on Ctrl-C (SIGINT) or SIGTERM.
+
+Settings use Kafka's server.properties names. Read them from a file with --config,
+or set them one by one with --set; flags such as --listen win over both.
+
+Durability: by default flushing is left to the operating system, as Kafka does
+(an acknowledged record survives a broker crash, not a power loss). With
+--flush durable every acks=1/all produce is fsync'd before it is acknowledged,
+with group commit across producers.`,
+		Example: `  # defaults: 127.0.0.1:9092, ./gregor-data
+  gregor broker
+
+  # listen on all interfaces, advertise a hostname clients can reach
+  gregor broker --listen 0.0.0.0:9092 --advertised-listener broker.example.com:9092
+
+  # a server.properties file, with one setting overridden
+  gregor broker --config server.properties --set log.retention.hours=24`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBroker(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "", "listener address host:port or NAME://host:port,... (server.properties: listeners; default 127.0.0.1:9092)")
+	fl.StringVar(&f.advertised, "advertised-listener", "", "address clients are told to connect to (advertised.listeners)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (log.dirs; default ./gregor-data)")
+	fl.StringVar(&f.configFile, "config", "", "server.properties file to read")
+	fl.StringArrayVar(&f.set, "set", nil, "set a server.properties value, key=value (repeatable)")
+	fl.StringVar(&f.flush, "flush", "", "flush policy: os (default) or durable (fsync before acknowledging)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// brokerConfig builds the broker config: defaults, then the file, then
+// --set values, then the dedicated flags.
+func brokerConfig(f brokerFlags) (broker.Config, error) {
+	cfg := broker.DefaultConfig()
+	props := map[string]string{}
+	if f.configFile != "" {
+		data, err := os.ReadFile(f.configFile)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		fileProps, err := broker.ParseProperties(string(data))
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", f.configFile, err)
+		}
+		for k, v := range fileProps {
+			props[k] = v
+		}
+	}
+	for _, kv := range f.set {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return cfg, fmt.Errorf("--set %q: expected key=value", kv)
+		}
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	if f.listen != "" {
+		props["listeners"] = f.listen
+	}
+	if f.advertised != "" {
+		adv := f.advertised
+		if !strings.Contains(adv, "://") {
+			name := "PLAINTEXT"
+			if ls, err := broker.ParseListeners(props["listeners"]); err == nil && props["listeners"] != "" {
+				name = ls[0].Name
+			}
+			adv = name + "://" + adv
+		}
+		props["advertised.listeners"] = adv
+	}
+	if f.dataDir != "" {
+		props["log.dirs"] = f.dataDir
+	}
+	if f.flush != "" {
+		props["gregor.flush.policy"] = f.flush
+	}
+	if err := cfg.ApplyProperties(props); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func runBroker(cmd *cobra.Command, f brokerFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := brokerConfig(f)
+	if err != nil {
+		return err
+	}
+	b, err := broker.New(cfg, broker.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b.Start()
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if err := b.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("shut down cleanly")
+	return nil
+}

@@ -26,6 +26,7 @@ type storeState struct {
 	open         func(dir string) (Store, error)
 	inner        Store
 	empty        bool  // the store held no data when opened
+	wiped        bool  // the store was wiped since the task loaded the checkpoint
 	offset       int64 // changelog offset the store's content reaches; -1 unknown
 	checkpointed int64 // offset last written to the checkpoint file; -1 none
 }
@@ -38,7 +39,7 @@ func (st *storeState) openInner() error {
 		if rerr := os.RemoveAll(st.dir); rerr != nil {
 			return fmt.Errorf("state: wipe corrupt store %q: %w (after %w)", st.name, rerr, err)
 		}
-		st.offset, st.checkpointed = -1, -1
+		st.offset, st.checkpointed, st.wiped = -1, -1, true
 		inner, err = st.open(st.dir)
 	}
 	if err != nil {
@@ -92,7 +93,7 @@ func (st *storeState) wipe(reason string) error {
 	if err := os.RemoveAll(st.dir); err != nil {
 		return fmt.Errorf("state: wipe store %q: %w", st.name, err)
 	}
-	st.offset, st.checkpointed = -1, -1
+	st.offset, st.checkpointed, st.wiped = -1, -1, true
 	return st.openInner()
 }
 

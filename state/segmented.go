@@ -38,7 +38,9 @@ type segmented struct {
 	closed     bool
 }
 
-func newSegmented(name string, segs Segments, retention, interval int64) (*segmented, error) {
+// newSegmented opens the segments already in storage. tsOf extracts the timestamp that
+// segments are keyed by from a stored key; stream time is recovered from the newest segment.
+func newSegmented(name string, segs Segments, retention, interval int64, tsOf func(raw []byte) (int64, error)) (*segmented, error) {
 	if retention <= 0 || interval <= 0 {
 		return nil, fmt.Errorf("%w: store %q: retention %d and segment interval %d must be positive", ErrBadConfig, name, retention, interval)
 	}
@@ -58,7 +60,39 @@ func newSegmented(name string, segs Segments, retention, interval int64) (*segme
 		}
 		s.open[start/interval] = kv
 	}
+	if err := s.recoverStreamTime(tsOf); err != nil {
+		_ = s.close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// recoverStreamTime sets stream time to the largest timestamp in the newest segment, so
+// that a reopened store keeps hiding what had expired.
+func (s *segmented) recoverStreamTime(tsOf func(raw []byte) (int64, error)) error {
+	newest := int64(-1)
+	for id := range s.open {
+		newest = max(newest, id)
+	}
+	if newest < 0 {
+		return nil
+	}
+	it, err := s.open[newest].All()
+	if err != nil {
+		return fmt.Errorf("state: store %q: recover stream time: %w", s.name, err)
+	}
+	defer it.Close()
+	for it.Next() {
+		ts, err := tsOf(it.Key())
+		if err != nil {
+			return fmt.Errorf("state: store %q: recover stream time: %w", s.name, err)
+		}
+		s.streamTime = max(s.streamTime, ts)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("state: store %q: recover stream time: %w", s.name, err)
+	}
+	return s.dropExpiredLocked()
 }
 
 // minLive returns the smallest timestamp still within retention.

@@ -29,7 +29,10 @@ func NewSessionStore(name string, segs Segments, cfg SessionConfig) (SessionStor
 	if cfg.SegmentInterval == 0 {
 		cfg.SegmentInterval = max(cfg.Retention/2, 60_000)
 	}
-	seg, err := newSegmented(name, segs, cfg.Retention, cfg.SegmentInterval)
+	seg, err := newSegmented(name, segs, cfg.Retention, cfg.SegmentInterval, func(raw []byte) (int64, error) {
+		_, w, err := DecodeSessionKey(raw)
+		return w.End, err
+	})
 	if err != nil {
 		return nil, err
 	}

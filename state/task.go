@@ -202,9 +202,9 @@ func (t *Task) register(name string, kind storeKind, open func(dir string) (Stor
 	if st.inner.Persistent() && t.cfg.Writer != nil {
 		off, ok := t.loaded[st.tp]
 		switch {
-		case ok:
+		case ok && !st.wiped:
 			st.offset, st.checkpointed = off, off
-		case !st.empty:
+		case !ok && !st.empty:
 			// No checkpoint: a crash (or, under exactly-once, any unclean stop) left the
 			// store at an unknown point. Rebuild it from the changelog.
 			if err := st.wipe("no checkpoint for an existing store"); err != nil {

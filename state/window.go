@@ -47,7 +47,10 @@ func NewWindowStore(name string, segs Segments, cfg WindowConfig) (WindowStore, 
 	if err := cfg.validate(name); err != nil {
 		return nil, err
 	}
-	seg, err := newSegmented(name, segs, cfg.Retention, cfg.SegmentInterval)
+	seg, err := newSegmented(name, segs, cfg.Retention, cfg.SegmentInterval, func(raw []byte) (int64, error) {
+		_, ts, _, err := DecodeWindowKey(raw)
+		return ts, err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -126,6 +126,13 @@ func (j *Journal) Append(rec Record) error {
 		return ErrJournalClosed
 	}
 	if _, err := j.f.Write(line); err != nil {
+		// Drop whatever part was written so later records stay readable.
+		if end, serr := j.f.Seek(0, io.SeekCurrent); serr == nil {
+			start := end - int64(len(line))
+			if start >= 0 && j.f.Truncate(start) == nil {
+				j.f.Seek(start, io.SeekStart)
+			}
+		}
 		return fmt.Errorf("meta: append to journal: %w", err)
 	}
 	if err := j.f.Sync(); err != nil {

@@ -1,0 +1,130 @@
+package txn
+
+import (
+	"errors"
+	"testing"
+)
+
+func batch(pid int64, epoch int16, first, last int32, base int64) Batch {
+	return Batch{ProducerID: pid, ProducerEpoch: epoch, FirstSequence: first, LastSequence: last,
+		BaseOffset: base, LastOffset: base + int64(last-first), MaxTimestamp: 1000 + base}
+}
+
+// TestProducerStateTranscript drives the table through a sequence of
+// appends and checks every decision.
+func TestProducerStateTranscript(t *testing.T) {
+	type step struct {
+		name    string
+		in      Batch
+		wantErr error
+		wantDup bool
+		dupBase int64
+	}
+	steps := []step{
+		{name: "unknown producer, first batch", in: batch(7, 0, 0, 9, 0)},
+		{name: "next in sequence", in: batch(7, 0, 10, 19, 10)},
+		{name: "retry of the first batch is a duplicate", in: batch(7, 0, 0, 9, 0), wantDup: true, dupBase: 0},
+		{name: "retry of the second batch", in: batch(7, 0, 10, 19, 10), wantDup: true, dupBase: 10},
+		{name: "gap is out of order", in: batch(7, 0, 25, 29, 20), wantErr: ErrOutOfOrderSequence},
+		{name: "older epoch is fenced", in: batch(7, -1+0, 20, 29, 20), wantErr: ErrInvalidEpoch},
+		{name: "new epoch must start at zero", in: batch(7, 1, 5, 9, 20), wantErr: ErrOutOfOrderSequence},
+		{name: "new epoch at zero", in: batch(7, 1, 0, 4, 20)},
+		{name: "old epoch after bump is fenced", in: batch(7, 0, 20, 29, 25), wantErr: ErrInvalidEpoch},
+		{name: "unknown producer may start anywhere", in: batch(8, 3, 42, 50, 25)},
+		{name: "non-idempotent batch passes", in: Batch{ProducerID: -1, FirstSequence: -1, LastSequence: -1, BaseOffset: 34, LastOffset: 34}},
+	}
+	tab := NewProducerStateTable()
+	for _, s := range steps {
+		d, err := tab.Check(s.in)
+		if !errors.Is(err, s.wantErr) {
+			t.Fatalf("%s: err = %v, want %v", s.name, err, s.wantErr)
+		}
+		if d.Duplicate != s.wantDup {
+			t.Fatalf("%s: duplicate = %v, want %v", s.name, d.Duplicate, s.wantDup)
+		}
+		if d.Duplicate && d.Original.BaseOffset != s.dupBase {
+			t.Fatalf("%s: original base = %d, want %d", s.name, d.Original.BaseOffset, s.dupBase)
+		}
+		if err == nil && !d.Duplicate {
+			tab.Record(s.in)
+		}
+	}
+}
+
+func TestProducerStateRemembersFiveBatches(t *testing.T) {
+	tab := NewProducerStateTable()
+	for i := int32(0); i < 7; i++ {
+		tab.Record(batch(1, 0, i*10, i*10+9, int64(i*10)))
+	}
+	if d, _ := tab.Check(batch(1, 0, 20, 29, 0)); !d.Duplicate {
+		t.Fatal("third batch (within the last five) should be a duplicate")
+	}
+	if d, err := tab.Check(batch(1, 0, 10, 19, 0)); d.Duplicate || !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("second batch (older than the last five): dup=%v err=%v, want out of order", d.Duplicate, err)
+	}
+}
+
+func TestProducerStateSequenceWraps(t *testing.T) {
+	tab := NewProducerStateTable()
+	tab.Record(batch(1, 0, 1<<31-10, 1<<31-1, 0))
+	if _, err := tab.Check(batch(1, 0, 0, 4, 10)); err != nil {
+		t.Fatalf("sequence after MaxInt32 should wrap to 0: %v", err)
+	}
+}
+
+func TestProducerStateSnapshotRoundTrip(t *testing.T) {
+	tab := NewProducerStateTable()
+	tab.Record(batch(1, 2, 0, 9, 0))
+	tab.Record(batch(1, 2, 10, 19, 10))
+	tab.Record(batch(99, 0, 0, 0, 20))
+	data, err := tab.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := NewProducerStateTable()
+	if err := got.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := got.Check(batch(1, 2, 10, 19, 0)); !d.Duplicate || d.Original.BaseOffset != 10 {
+		t.Fatalf("restored table lost a batch: %+v", d)
+	}
+	data[len(data)-1] ^= 0xff
+	if err := got.UnmarshalBinary(data); !errors.Is(err, ErrCorruptSnapshot) {
+		t.Fatalf("corrupt snapshot: err = %v", err)
+	}
+}
+
+func TestProducerStateTruncate(t *testing.T) {
+	tab := NewProducerStateTable()
+	tab.Record(batch(1, 0, 0, 9, 0))
+	tab.Record(batch(1, 0, 10, 19, 10))
+	tab.TruncateAfter(10)
+	if _, err := tab.Check(batch(1, 0, 10, 19, 10)); err != nil {
+		t.Fatalf("after truncating the second batch away it may be appended again: %v", err)
+	}
+	tab.TruncateBefore(100)
+	if tab.Len() != 1 {
+		t.Fatalf("producer should keep its epoch after TruncateBefore, have %d producers", tab.Len())
+	}
+}
+
+func FuzzProducerSnapshot(f *testing.F) {
+	tab := NewProducerStateTable()
+	tab.Record(batch(1, 2, 0, 9, 0))
+	seed, _ := tab.MarshalBinary()
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab := NewProducerStateTable()
+		if err := tab.UnmarshalBinary(data); err != nil {
+			return
+		}
+		again, err := tab.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := NewProducerStateTable().UnmarshalBinary(again); err != nil {
+			t.Fatalf("re-encoded snapshot does not decode: %v", err)
+		}
+	})
+}

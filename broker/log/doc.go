@@ -1,0 +1,41 @@
+// Package log is Gregor's partition log: Kafka's on-disk layout and
+// semantics for one partition per directory.
+//
+// A log is a list of segments named by their base offset (20 digits):
+// <base>.log holds record batches (magic v2) exactly as the producer sent
+// them apart from the fields the broker assigns (base offset, partition
+// leader epoch, LogAppendTime); <base>.index and <base>.timeindex are sparse
+// offset and time indexes, one entry per index.interval.bytes. Producer
+// idempotence state is snapshotted to <offset>.snapshot at every roll and
+// close, and leader epochs are kept in leader-epoch-checkpoint.
+//
+// A Manager owns a data directory: its logs, the checkpoint files
+// log-start-offset-checkpoint and recovery-point-offset-checkpoint, and the
+// .kafka_cleanshutdown marker. After an unclean shutdown every batch past the
+// recovery point is validated (length, CRC-32C, offsets) and a torn or
+// corrupt tail is cut off; damaged or missing indexes are rebuilt.
+//
+// Durability follows flush.messages and flush.ms (default: leave it to the
+// OS, as Kafka does). Log.Sync gives group commit for a durable setting:
+// append, then Sync(lastOffset+1) before acknowledging.
+//
+// All file access goes through FS; MemFS simulates power loss and full disks
+// in tests.
+//
+// Lock order: Manager.mu, then Log.syncMu, then Log.mu, then the handle
+// cache, then a segment's handle and index locks.
+//
+// Example:
+//
+//	m, err := log.OpenManager("/var/lib/gregor", log.Options{})
+//	if err != nil { ... }
+//	defer m.Close()
+//	m.Start()
+//	l, err := m.OpenLog("orders", 0, topicID, log.DefaultConfig())
+//	res, err := l.Append(batch, log.AppendOptions{LeaderEpoch: 0})
+//	if err == nil {
+//		err = l.Sync(res.LastOffset + 1) // only with a durable setting
+//	}
+//	l.SetHighWatermark(l.LogEndOffset())
+//	data, err := l.Read(res.BaseOffset, 1<<20, l.HighWatermark(), true)
+package log

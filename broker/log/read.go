@@ -1,0 +1,194 @@
+package log
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Read returns whole batches in offset order, starting with the batch that
+// contains offset (a fetch from the middle of a batch gets that batch),
+// never a batch whose base offset is >= maxOffset (the high watermark), and
+// at most maxBytes in total — except that with minOneBatch the first batch
+// is returned whole even when it is bigger (KIP-74). It reads with one
+// ReadAt per segment into one buffer and may span segments.
+//
+// offset == log end gives (nil, nil); offset below the log start or past the
+// log end gives ErrOffsetOutOfRange.
+func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		b, err := l.read(offset, maxBytes, maxOffset, minOneBatch)
+		if errors.Is(err, errSegmentGone) {
+			if l.isClosed.Load() {
+				return nil, ErrClosed
+			}
+			if offset < l.logStart.Load() {
+				return nil, fmt.Errorf("%w: %d below log start %d", ErrOffsetOutOfRange, offset, l.logStart.Load())
+			}
+			if attempt < 3 {
+				continue
+			}
+		}
+		return b, err
+	}
+}
+
+func (l *Log) read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+	if l.isClosed.Load() {
+		return nil, ErrClosed
+	}
+	leo := l.leo.Load()
+	segs := *l.segs.Load()
+	start := l.logStart.Load()
+	if offset < start || offset > leo {
+		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, leo)
+	}
+	if offset == leo {
+		return nil, nil
+	}
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	if i < 0 {
+		return nil, fmt.Errorf("%w: %d below the first segment", ErrOffsetOutOfRange, offset)
+	}
+	for ; i < len(segs); i++ {
+		s := segs[i]
+		f, err := l.cache.acquire(s, l)
+		if err != nil {
+			return nil, err
+		}
+		pos, size, err := l.locate(s, f, offset)
+		if err != nil {
+			l.cache.release(s)
+			return nil, err
+		}
+		if pos < 0 {
+			l.cache.release(s)
+			continue // offset is past this segment's batches
+		}
+		b, err := l.collect(segs[i:], f, pos, size, maxBytes, maxOffset, minOneBatch)
+		l.cache.release(s)
+		return b, err
+	}
+	return nil, nil
+}
+
+// locate finds the position of the batch containing offset in s, using the
+// offset index and then the batch headers; pos = -1 if every batch of s is
+// below offset. It also returns the size of the batch found.
+func (l *Log) locate(s *segment, f File, offset int64) (pos int64, size int64, err error) {
+	end := s.size.Load()
+	pos = s.idx.lookup(offset - s.base)
+	var hdr [27]byte
+	var chunk []byte
+	chunkAt := int64(-1)
+	for pos < end {
+		var hb []byte
+		if chunkAt >= 0 && pos >= chunkAt && pos+27 <= chunkAt+int64(len(chunk)) {
+			hb = chunk[pos-chunkAt:]
+		} else {
+			n := min(end-pos, 4096)
+			if n < 27 {
+				return 0, 0, corruptAt(s, pos)
+			}
+			if chunk == nil {
+				chunk = make([]byte, 4096)
+			}
+			m, rerr := f.ReadAt(chunk[:n], pos)
+			if int64(m) < n {
+				if rerr == nil || rerr == io.EOF {
+					rerr = io.ErrUnexpectedEOF
+				}
+				return 0, 0, storageErr("read segment", rerr)
+			}
+			chunk, chunkAt = chunk[:n], pos
+			hb = chunk
+		}
+		copy(hdr[:], hb)
+		base := int64(binary.BigEndian.Uint64(hdr[offBaseOffset:]))
+		length := int64(int32(binary.BigEndian.Uint32(hdr[offBatchLength:])))
+		delta := int64(int32(binary.BigEndian.Uint32(hdr[offLastOffsetDelta:])))
+		if length < BatchHeaderSize-BatchOverhead || pos+BatchOverhead+length > end {
+			return 0, 0, corruptAt(s, pos)
+		}
+		if base+delta >= offset {
+			return pos, BatchOverhead + length, nil
+		}
+		pos += BatchOverhead + length
+	}
+	return -1, 0, nil
+}
+
+func corruptAt(s *segment, pos int64) error {
+	return fmt.Errorf("%w: segment %d has no valid batch at position %d", ErrStorage, s.base, pos)
+}
+
+// collect reads whole batches from segs[0] at pos (the first of size
+// first bytes) onwards into one buffer.
+func (l *Log) collect(segs []*segment, f File, pos, first int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+	budget := int64(maxBytes)
+	if first > budget {
+		if !minOneBatch {
+			return nil, nil
+		}
+		budget = first
+	}
+	avail := segs[0].size.Load() - pos
+	for _, s := range segs[1:] {
+		if avail >= budget {
+			break
+		}
+		avail += s.size.Load()
+	}
+	buf := make([]byte, min(budget, avail))
+	n, err := readFull(f, buf[:min(int64(len(buf)), segs[0].size.Load()-pos)], pos)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range segs[1:] {
+		if n >= len(buf) {
+			break
+		}
+		sf, err := l.cache.acquire(s, l)
+		if err != nil {
+			break // deleted or unreadable: return what we have
+		}
+		m, err := readFull(sf, buf[n:min(int64(len(buf)), int64(n)+s.size.Load())], 0)
+		l.cache.release(s)
+		if err != nil {
+			break
+		}
+		n += m
+	}
+	return cutBatches(buf[:n], maxOffset), nil
+}
+
+func readFull(f File, b []byte, off int64) (int, error) {
+	n, err := f.ReadAt(b, off)
+	if n == len(b) {
+		return n, nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, storageErr("read segment", err)
+}
+
+// cutBatches returns the prefix of b made of whole batches whose base
+// offsets are below maxOffset.
+func cutBatches(b []byte, maxOffset int64) []byte {
+	cut := 0
+	for cut+BatchOverhead <= len(b) {
+		base := int64(binary.BigEndian.Uint64(b[cut:]))
+		size := int(int32(binary.BigEndian.Uint32(b[cut+offBatchLength:]))) + BatchOverhead
+		if base >= maxOffset || size < BatchHeaderSize || cut+size > len(b) {
+			break
+		}
+		cut += size
+	}
+	if cut == 0 {
+		return nil
+	}
+	return b[:cut]
+}

@@ -130,8 +130,8 @@ func readAll(t testing.TB, l *Log, from int64) []BatchHeader {
 
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) add(d time.Duration)     { c.t = c.t.Add(d) }
+func (c *fakeClock) now() time.Time           { return c.t }
+func (c *fakeClock) add(d time.Duration)      { c.t = c.t.Add(d) }
 func memOpts(fs *MemFS, c *fakeClock) Options { return Options{FS: fs, Now: c.now} }
 
 func newClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_700_000_000_000)} }

@@ -23,14 +23,14 @@ import (
 // It can also inject failures: SetSpaceLimit makes writes fail with ENOSPC
 // once the files hold that many bytes, FailSync makes Sync fail.
 type MemFS struct {
-	mu       sync.Mutex
-	files    map[string]*memNode // current names
-	durable  map[string]*memNode // names as they would survive a crash
-	dirs     map[string]bool
-	gen      int // bumped by Crash: older handles stop working
-	limit    int64
-	used     int64
-	syncErr  error
+	mu      sync.Mutex
+	files   map[string]*memNode // current names
+	durable map[string]*memNode // names as they would survive a crash
+	dirs    map[string]bool
+	gen     int // bumped by Crash: older handles stop working
+	limit   int64
+	used    int64
+	syncErr error
 }
 
 type memNode struct {

@@ -3,6 +3,9 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 )
@@ -130,9 +133,24 @@ func readAll(t testing.TB, l *Log, from int64) []BatchHeader {
 
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time           { return c.t }
-func (c *fakeClock) add(d time.Duration)      { c.t = c.t.Add(d) }
-func memOpts(fs *MemFS, c *fakeClock) Options { return Options{FS: fs, Now: c.now} }
+func (c *fakeClock) now() time.Time      { return c.t }
+func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
+func memOpts(fs *MemFS, c *fakeClock) Options {
+	return Options{FS: fs, Now: c.now, Logger: quiet}
+}
+
+// quiet discards log output unless GREGOR_LOG_TEST is set.
+var quiet = func() *slog.Logger {
+	if os.Getenv("GREGOR_LOG_TEST") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}()
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(quiet)
+	os.Exit(m.Run())
+}
 
 func newClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_700_000_000_000)} }
 

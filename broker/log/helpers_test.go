@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -131,10 +132,10 @@ func readAll(t testing.TB, l *Log, from int64) []BatchHeader {
 	return out
 }
 
-type fakeClock struct{ t time.Time }
+type fakeClock struct{ ms atomic.Int64 }
 
-func (c *fakeClock) now() time.Time      { return c.t }
-func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
+func (c *fakeClock) now() time.Time      { return time.UnixMilli(c.ms.Load()) }
+func (c *fakeClock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 func memOpts(fs *MemFS, c *fakeClock) Options {
 	return Options{FS: fs, Now: c.now, Logger: quiet}
 }
@@ -152,6 +153,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_700_000_000_000)} }
+func newClock() *fakeClock {
+	c := &fakeClock{}
+	c.ms.Store(1_700_000_000_000)
+	return c
+}
 
 var _ = fmt.Sprintf

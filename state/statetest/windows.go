@@ -19,7 +19,9 @@ type WindowEntry struct {
 	Value string
 }
 
-func (e WindowEntry) String() string { return fmt.Sprintf("%s@[%d,%d]=%s", e.Key, e.Start, e.End, e.Value) }
+func (e WindowEntry) String() string {
+	return fmt.Sprintf("%s@[%d,%d]=%s", e.Key, e.Start, e.End, e.Value)
+}
 
 // CollectWindows returns a function that reads a window iterator to the end, closes it and
 // returns its entries, failing t on errors: CollectWindows(t)(store.All()).

@@ -64,7 +64,7 @@ func makeBatch(t testing.TB, b testBatch) []byte {
 	out := make([]byte, BatchHeaderSize, BatchHeaderSize+len(recs))
 	binary.BigEndian.PutUint32(out[offBatchLength:], uint32(BatchHeaderSize-BatchOverhead+len(recs)))
 	out[offMagic] = 2
-	binary.BigEndian.PutUint16(out[offAttributes:], uint16(b.codec))
+	binary.BigEndian.PutUint16(out[offAttributes:], uint16(b.codec%100))
 	binary.BigEndian.PutUint32(out[offLastOffsetDelta:], uint32(b.records-1))
 	binary.BigEndian.PutUint64(out[offBaseTimestamp:], uint64(b.baseTs))
 	binary.BigEndian.PutUint64(out[offMaxTimestamp:], uint64(maxTs))

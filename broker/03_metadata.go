@@ -98,7 +98,7 @@ func (b *Broker) describeTopic(t *topic) kmsg.MetadataResponseTopic {
 	mt.TopicID = t.id
 	mt.IsInternal = t.internal
 	node := b.cfg.NodeID
-	for _, p := range t.partitions {
+	for _, p := range t.partitionList() {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.index
 		mp.Leader = node

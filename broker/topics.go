@@ -20,8 +20,18 @@ type topic struct {
 	name       string
 	id         uuid.UUID
 	internal   bool
-	partitions []*partition
+	parts      atomic.Pointer[[]*partition] // copy-on-write: CreatePartitions swaps in a longer list
 	settings   atomic.Pointer[topicSettings]
+	// dynamic are the topic's dynamic configs (guarded by Broker.mu).
+	dynamic map[string]string
+}
+
+// partitionList returns the topic's partitions (never modify the slice).
+func (t *topic) partitionList() []*partition {
+	if ps := t.parts.Load(); ps != nil {
+		return *ps
+	}
+	return nil
 }
 
 // topicSettings are a topic's effective configs, resolved from its dynamic
@@ -119,18 +129,20 @@ func metadataDir(dataDir string) string { return dataDir + "/gregor-metadata" }
 // openTopic opens the logs of a topic that is in the metadata and makes it
 // live. Callers hold b.mu or run before serving.
 func (b *Broker) openTopic(mt meta.Topic) (*topic, error) {
-	t := &topic{name: mt.Name, id: mt.ID, internal: mt.Internal}
+	t := &topic{name: mt.Name, id: mt.ID, internal: mt.Internal, dynamic: mt.Configs}
 	t.settings.Store(b.settingsFor(mt.Configs))
+	var parts []*partition
 	for i := int32(0); i < mt.Partitions; i++ {
 		p, err := b.openPartition(t, i)
 		if err != nil {
-			for _, q := range t.partitions {
+			for _, q := range parts {
 				q.log.Close()
 			}
 			return nil, err
 		}
-		t.partitions = append(t.partitions, p)
+		parts = append(parts, p)
 	}
+	t.parts.Store(&parts)
 	b.topics[t.name] = t
 	b.byID[t.id] = t
 	return t, nil
@@ -162,10 +174,14 @@ func (b *Broker) topicByID(id uuid.UUID) *topic {
 
 // partition returns a partition of t, or nil.
 func (t *topic) partition(i int32) *partition {
-	if t == nil || i < 0 || int(i) >= len(t.partitions) {
+	if t == nil {
 		return nil
 	}
-	return t.partitions[i]
+	ps := t.partitionList()
+	if i < 0 || int(i) >= len(ps) {
+		return nil
+	}
+	return ps[i]
 }
 
 // Errors from topic administration, each mapped to its Kafka error code.
@@ -287,7 +303,7 @@ func (b *Broker) deleteTopic(t *topic) *kerr.Error {
 	delete(b.topics, t.name)
 	delete(b.byID, t.id)
 	b.mu.Unlock()
-	for _, p := range t.partitions {
+	for _, p := range t.partitionList() {
 		p.markDeleted()
 		if err := b.logs.DeleteLog(t.name, p.index); err != nil {
 			b.logger.Warn("delete partition log", "topic", t.name, "partition", p.index, "err", err)

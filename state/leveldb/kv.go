@@ -27,7 +27,7 @@ type Options struct {
 }
 
 func (o *Options) leveldb() *opt.Options {
-	lo := &opt.Options{WriteBuffer: 16 << 20, Compression: opt.NoCompression}
+	lo := &opt.Options{WriteBuffer: 64 << 20, CompactionTableSize: 8 << 20, Compression: opt.NoCompression}
 	if o == nil {
 		return lo
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // Options tunes the leveldb databases. The zero value (or nil) uses goleveldb's defaults
-// with a 16 MiB write buffer.
+// with a 16 MiB write buffer and no compression.
 type Options struct {
 	// WriteBuffer is the memtable size in bytes; 0 means 16 MiB.
 	WriteBuffer int
@@ -27,7 +27,7 @@ type Options struct {
 }
 
 func (o *Options) leveldb() *opt.Options {
-	lo := &opt.Options{WriteBuffer: 64 << 20, CompactionTableSize: 8 << 20, Compression: opt.NoCompression}
+	lo := &opt.Options{WriteBuffer: 16 << 20, Compression: opt.NoCompression}
 	if o == nil {
 		return lo
 	}

@@ -88,3 +88,15 @@ func TestAppendRead(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncPastEndReturns(t *testing.T) {
+	l := mustOpen(t, "/d/t-0", DefaultConfig(), Options{FS: NewMemFS()})
+	defer l.Close()
+	mustAppend(t, l, makeBatch(t, testBatch{records: 2}))
+	if err := l.Sync(1000); err != nil {
+		t.Fatal(err)
+	}
+	if l.RecoveryPoint() != 2 {
+		t.Fatalf("recovery point %d", l.RecoveryPoint())
+	}
+}

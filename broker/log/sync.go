@@ -10,6 +10,7 @@ import (
 // It is a group commit: one caller fsyncs while the others wait, and those
 // that arrive meanwhile share the next fsync.
 func (l *Log) Sync(upto int64) error {
+	upto = min(upto, l.leo.Load()) // nothing past the log end to wait for
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	for {

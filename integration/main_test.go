@@ -170,3 +170,9 @@ func consumeAll(t testing.TB, ctx context.Context, addr, topic string, p int32, 
 	}
 	return out
 }
+
+// newKadm returns an admin client for the broker, closed when the test ends.
+func newKadm(t testing.TB, addr string) *kadm.Client {
+	t.Helper()
+	return kadm.NewClient(newClient(t, addr))
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/google/uuid"
@@ -39,7 +40,8 @@ type Broker struct {
 	topics map[string]*topic
 	byID   map[uuid.UUID]*topic
 
-	pids producerIDs
+	pids      producerIDs
+	dynBroker atomic.Pointer[dynamicBrokerConfigs]
 
 	lnMu      sync.Mutex
 	listeners []*boundListener

@@ -238,8 +238,14 @@ func checkKnownNumeric(k, v string) error {
 // its synonyms in Properties (most specific first), converting hours and
 // minutes to milliseconds, and whether one was set.
 func (c *Config) brokerDefault(synonyms []string) (string, string, bool) {
+	return lookupSynonym(c.Properties, synonyms)
+}
+
+// lookupSynonym finds the first of synonyms set in props and returns its
+// value in the topic config's unit (hours and minutes become milliseconds).
+func lookupSynonym(props map[string]string, synonyms []string) (string, string, bool) {
 	for _, s := range synonyms {
-		v, ok := c.Properties[s]
+		v, ok := props[s]
 		if !ok {
 			continue
 		}

@@ -52,21 +52,60 @@ type ConfigSource int8
 
 // Config sources.
 const (
-	SourceDynamicTopic  ConfigSource = 1
-	SourceDynamicBroker ConfigSource = 2 // a dynamic default for all brokers
-	SourceStaticBroker  ConfigSource = 4
-	SourceDefault       ConfigSource = 5
+	SourceDynamicTopic         ConfigSource = 1 // DYNAMIC_TOPIC_CONFIG
+	SourceDynamicBroker        ConfigSource = 2 // DYNAMIC_BROKER_CONFIG: this broker
+	SourceDynamicDefaultBroker ConfigSource = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG: cluster-wide
+	SourceStaticBroker         ConfigSource = 4 // STATIC_BROKER_CONFIG: server.properties/flags
+	SourceDefault              ConfigSource = 5 // DEFAULT_CONFIG
 )
+
+// dynamicBrokerConfigs are the broker properties changed with AlterConfigs.
+type dynamicBrokerConfigs struct {
+	perBroker      map[string]string
+	clusterDefault map[string]string
+}
+
+// configSynonym is one place a config's value may come from, most specific first.
+type configSynonym struct {
+	name   string
+	value  string
+	source ConfigSource
+}
+
+// topicConfigSynonyms lists every level that sets a topic config, most
+// specific first, ending with Kafka's default.
+func (b *Broker) topicConfigSynonyms(def *meta.TopicConfigDef, dynamic map[string]string) []configSynonym {
+	var out []configSynonym
+	if v, ok := dynamic[def.Name]; ok {
+		out = append(out, configSynonym{def.Name, v, SourceDynamicTopic})
+	}
+	dyn := b.dynamicBroker()
+	for _, level := range []struct {
+		props map[string]string
+		src   ConfigSource
+	}{{dyn.perBroker, SourceDynamicBroker}, {dyn.clusterDefault, SourceDynamicDefaultBroker}, {b.cfg.Properties, SourceStaticBroker}} {
+		for _, syn := range def.BrokerSynonyms {
+			if _, ok := level.props[syn]; ok {
+				v, _, _ := lookupSynonym(level.props, []string{syn})
+				out = append(out, configSynonym{syn, v, level.src})
+			}
+		}
+	}
+	out = append(out, configSynonym{def.Name, def.Default, SourceDefault})
+	return out
+}
 
 // resolveTopicConfig returns the effective value of a topic config and its source.
 func (b *Broker) resolveTopicConfig(def *meta.TopicConfigDef, dynamic map[string]string) (string, ConfigSource) {
-	if v, ok := dynamic[def.Name]; ok {
-		return v, SourceDynamicTopic
+	syns := b.topicConfigSynonyms(def, dynamic)
+	return syns[0].value, syns[0].source
+}
+
+func (b *Broker) dynamicBroker() *dynamicBrokerConfigs {
+	if d := b.dynBroker.Load(); d != nil {
+		return d
 	}
-	if v, _, ok := b.cfg.brokerDefault(def.BrokerSynonyms); ok {
-		return v, SourceStaticBroker
-	}
-	return def.Default, SourceDefault
+	return &dynamicBrokerConfigs{}
 }
 
 func (b *Broker) settingsFor(dynamic map[string]string) *topicSettings {
@@ -116,6 +155,10 @@ func (b *Broker) loadMetadata() error {
 		}
 	}
 	b.pids.init(b.meta.NextProducerID())
+	b.dynBroker.Store(&dynamicBrokerConfigs{
+		perBroker:      b.meta.BrokerConfigs(strconv.Itoa(int(b.cfg.NodeID))),
+		clusterDefault: b.meta.BrokerConfigs(""),
+	})
 	for _, t := range b.meta.Topics() {
 		if _, err := b.openTopic(t); err != nil {
 			return err

@@ -39,8 +39,12 @@ type Record struct {
 	Topic *Topic `json:"topic,omitempty"`
 	// NextProducerID is set for producer-id-block: IDs below it are taken.
 	NextProducerID int64 `json:"nextProducerId,omitempty"`
-	// BrokerConfigs is set for broker-configs: the full dynamic broker config set.
+	// BrokerConfigs is set for broker-configs: the full dynamic broker
+	// config set of one scope.
 	BrokerConfigs map[string]string `json:"brokerConfigs,omitempty"`
+	// BrokerScope is the broker-configs scope: "" for the cluster-wide
+	// default, or a node ID.
+	BrokerScope string `json:"brokerScope,omitempty"`
 }
 
 // State is the metadata as of the last applied record. It does no locking:
@@ -49,12 +53,12 @@ type State struct {
 	topics         map[string]*Topic
 	byID           map[uuid.UUID]*Topic
 	nextProducerID int64
-	brokerConfigs  map[string]string
+	brokerConfigs  map[string]map[string]string // scope -> configs
 }
 
 // NewState returns empty metadata.
 func NewState() *State {
-	return &State{topics: map[string]*Topic{}, byID: map[uuid.UUID]*Topic{}, brokerConfigs: map[string]string{}}
+	return &State{topics: map[string]*Topic{}, byID: map[uuid.UUID]*Topic{}, brokerConfigs: map[string]map[string]string{}}
 }
 
 // Apply changes the state by one record. Records that no longer fit the
@@ -98,7 +102,7 @@ func (s *State) Apply(r Record) error {
 			s.nextProducerID = r.NextProducerID
 		}
 	case RecordBrokerConfigs:
-		s.brokerConfigs = cloneMap(r.BrokerConfigs)
+		s.brokerConfigs[r.BrokerScope] = cloneMap(r.BrokerConfigs)
 	default:
 		return fmt.Errorf("meta: unknown record type %q", r.Type)
 	}
@@ -136,8 +140,11 @@ func (s *State) Topics() []Topic {
 // NextProducerID is the first producer ID not yet handed out in a block.
 func (s *State) NextProducerID() int64 { return s.nextProducerID }
 
-// BrokerConfigs returns a copy of the dynamic broker configs.
-func (s *State) BrokerConfigs() map[string]string { return cloneMap(s.brokerConfigs) }
+// BrokerConfigs returns a copy of the dynamic broker configs of a scope
+// ("" for the cluster-wide default, or a node ID).
+func (s *State) BrokerConfigs(scope string) map[string]string {
+	return cloneMap(s.brokerConfigs[scope])
+}
 
 func cloneTopic(t *Topic) *Topic {
 	c := *t

@@ -17,11 +17,11 @@ import (
 
 // topic is a live topic: its metadata and open partitions.
 type topic struct {
-	name       string
-	id         uuid.UUID
-	internal   bool
-	parts      atomic.Pointer[[]*partition] // copy-on-write: CreatePartitions swaps in a longer list
-	settings   atomic.Pointer[topicSettings]
+	name     string
+	id       uuid.UUID
+	internal bool
+	parts    atomic.Pointer[[]*partition] // copy-on-write: CreatePartitions swaps in a longer list
+	settings atomic.Pointer[topicSettings]
 	// dynamic are the topic's dynamic configs (guarded by Broker.mu).
 	dynamic map[string]string
 }

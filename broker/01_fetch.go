@@ -25,8 +25,11 @@ import (
 //
 // Version notes:
 //   - v4: IsolationLevel, LastStableOffset, AbortedTransactions
-//   - v5: LogStartOffset; v7: fetch sessions (KIP-227: this broker answers
-//     sessionless, SessionID 0, so clients send full requests)
+//   - v5: LogStartOffset
+//   - v7: incremental fetch sessions (KIP-227): epoch 0 opens a session,
+//     later epochs send only changed partitions and forgotten topics, and
+//     the response carries only partitions with news; -1 closes it
+//     (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH on misuse)
 //   - v9: CurrentLeaderEpoch; v11: PreferredReadReplica (always -1)
 //   - v12: flexible; v13: topics named by ID (KIP-516)
 //   - v15: ReplicaState; v16-17: NodeEndpoints, ReplicaDirectoryID (unused on one node)
@@ -38,9 +41,10 @@ const maxFetchWait = 30 * time.Second
 
 func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.FetchRequest)
-	if req.SessionID != 0 || req.SessionEpoch > 0 {
+	plan := b.planFetch(req, r.version)
+	if plan.errCode != 0 {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		resp.ErrorCode = plan.errCode
 		return resp, nil
 	}
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
@@ -63,13 +67,13 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 		}
 	}()
 	for {
-		resp, total, ready := b.fetchOnce(r, req)
+		resp, total, ready := b.fetchOnce(r, req, plan)
 		if ready || total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || !time.Now().Before(deadline) {
 			return resp, nil
 		}
 		if waiter == nil {
 			waiter = make(chan struct{}, 1)
-			parts = b.fetchPartitions(r, req)
+			parts = b.fetchPartitions(r, plan.items)
 			timer = time.NewTimer(time.Until(deadline))
 		}
 		for _, p := range parts {
@@ -77,14 +81,14 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		// Re-check after registering, so an append between the read and
 		// the registration is not missed.
-		resp, total, ready = b.fetchOnce(r, req)
+		resp, total, ready = b.fetchOnce(r, req, plan)
 		if ready || total >= int(req.MinBytes) {
 			return resp, nil
 		}
 		select {
 		case <-waiter:
 		case <-timer.C:
-			resp, _, _ = b.fetchOnce(r, req)
+			resp, _, _ = b.fetchOnce(r, req, plan)
 			return resp, nil
 		case <-r.conn.done:
 			return nil, errors.New("connection closed during fetch")
@@ -92,31 +96,32 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 	}
 }
 
-// fetchPartitions resolves the live partitions a fetch names.
-func (b *Broker) fetchPartitions(r *request, req *kmsg.FetchRequest) []*partition {
+// fetchPartitions resolves the live partitions a fetch reads.
+func (b *Broker) fetchPartitions(r *request, items []fetchItem) []*partition {
 	var out []*partition
-	for _, rt := range req.Topics {
-		t := b.fetchTopic(r, rt)
-		for _, rp := range rt.Partitions {
-			if p := t.partition(rp.Partition); p != nil {
-				out = append(out, p)
-			}
+	for i := range items {
+		if p := b.fetchTopic(r, &items[i]).partition(items[i].partition); p != nil {
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-func (b *Broker) fetchTopic(r *request, rt kmsg.FetchRequestTopic) *topic {
+func (b *Broker) fetchTopic(r *request, it *fetchItem) *topic {
 	if r.version >= 13 {
-		return b.topicByID(uuid.UUID(rt.TopicID))
+		return b.topicByID(uuid.UUID(it.topicID))
 	}
-	return b.topicByName(rt.Topic)
+	return b.topicByName(it.topic)
 }
 
-// fetchOnce reads every requested partition once. ready reports a partition
-// error, which answers the fetch at once, as Kafka does.
-func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+// fetchOnce reads every planned partition once. ready reports a partition
+// error, which answers the fetch at once, as Kafka does. For incremental
+// session fetches only partitions with something new are answered.
+func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (*kmsg.FetchResponse, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if plan.session != nil {
+		resp.SessionID = plan.session.id
+	}
 	budget := int64(req.MaxBytes)
 	if budget <= 0 {
 		budget = math.MaxInt32
@@ -124,59 +129,65 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest) (*kmsg.FetchRespo
 	total := 0
 	ready := false
 	readCommitted := req.IsolationLevel == 1
-	for _, rt := range req.Topics {
-		st := kmsg.NewFetchResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		t := b.fetchTopic(r, rt)
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			p := t.partition(rp.Partition)
-			switch {
-			case t == nil && r.version >= 13:
-				sp.ErrorCode = kerr.UnknownTopicID.Code
-				ready = true
-			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				ready = true
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch != p.log.LeaderEpoch():
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-				if rp.CurrentLeaderEpoch > p.log.LeaderEpoch() {
-					sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-				}
-				ready = true
-			default:
-				hw := p.highWatermark()
-				lso := p.lastStableOffset()
-				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, lso, p.log.LogStartOffset()
-				limit := hw
-				if readCommitted {
-					limit = lso
-				}
-				maxBytes := min(int64(rp.PartitionMaxBytes), budget)
-				if maxBytes < 0 {
-					maxBytes = 0
-				}
-				data, err := b.readPartition(p, rp.FetchOffset, int32(maxBytes), limit, total == 0)
-				if err != nil {
-					sp.ErrorCode = fetchErrorCode(err)
-					ready = true
-					if sp.ErrorCode == kerr.UnknownServerError.Code {
-						b.logger.Error("fetch read failed", "topic", t.name, "partition", p.index, "offset", rp.FetchOffset, "err", err)
-					}
-					break
-				}
-				sp.RecordBatches = data
-				total += len(data)
-				budget -= int64(len(data))
+	var st *kmsg.FetchResponseTopic
+	for i := range plan.items {
+		it := &plan.items[i]
+		t := b.fetchTopic(r, it)
+		sp := kmsg.NewFetchResponseTopicPartition()
+		sp.Partition = it.partition
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+		p := t.partition(it.partition)
+		switch {
+		case t == nil && r.version >= 13:
+			sp.ErrorCode = kerr.UnknownTopicID.Code
+			ready = true
+		case p == nil:
+			sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			ready = true
+		case it.leaderEpoch >= 0 && it.leaderEpoch != p.log.LeaderEpoch():
+			sp.ErrorCode = kerr.FencedLeaderEpoch.Code
+			if it.leaderEpoch > p.log.LeaderEpoch() {
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
 			}
-			if sp.RecordBatches == nil {
-				sp.RecordBatches = []byte{}
+			ready = true
+		default:
+			hw := p.highWatermark()
+			lso := p.lastStableOffset()
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, lso, p.log.LogStartOffset()
+			limit := hw
+			if readCommitted {
+				limit = lso
 			}
-			st.Partitions = append(st.Partitions, sp)
+			maxBytes := max(min(int64(it.maxBytes), budget), 0)
+			data, err := b.readPartition(p, it.offset, int32(maxBytes), limit, total == 0)
+			if err != nil {
+				sp.ErrorCode = fetchErrorCode(err)
+				ready = true
+				if sp.ErrorCode == kerr.UnknownServerError.Code {
+					b.logger.Error("fetch read failed", "topic", t.name, "partition", p.index, "offset", it.offset, "err", err)
+				}
+				break
+			}
+			sp.RecordBatches = data
+			total += len(data)
+			budget -= int64(len(data))
 		}
-		resp.Topics = append(resp.Topics, st)
+		if plan.incremental && sp.ErrorCode == 0 && len(sp.RecordBatches) == 0 &&
+			sp.HighWatermark == it.lastHW && sp.LastStableOffset == it.lastLSO && sp.LogStartOffset == it.lastLogStart {
+			continue // nothing new for this partition
+		}
+		if plan.session != nil {
+			plan.session.remember(*it, sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset)
+		}
+		if sp.RecordBatches == nil {
+			sp.RecordBatches = []byte{}
+		}
+		if st == nil || st.Topic != it.topic || st.TopicID != it.topicID {
+			resp.Topics = append(resp.Topics, kmsg.NewFetchResponseTopic())
+			st = &resp.Topics[len(resp.Topics)-1]
+			st.Topic, st.TopicID = it.topic, it.topicID
+		}
+		st.Partitions = append(st.Partitions, sp)
 	}
 	return resp, total, ready
 }

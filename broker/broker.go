@@ -40,8 +40,9 @@ type Broker struct {
 	topics map[string]*topic
 	byID   map[uuid.UUID]*topic
 
-	pids      producerIDs
-	dynBroker atomic.Pointer[dynamicBrokerConfigs]
+	pids          producerIDs
+	fetchSessions fetchSessions
+	dynBroker     atomic.Pointer[dynamicBrokerConfigs]
 
 	lnMu      sync.Mutex
 	listeners []*boundListener

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -21,11 +22,17 @@ type partition struct {
 	waiters map[chan struct{}]struct{} // long-polling fetches
 }
 
-func newPartition(t *topic, i int32, l *blog.Log) *partition {
+func newPartition(t *topic, i int32, l *blog.Log) (*partition, error) {
 	p := &partition{topic: t, index: i, log: l, waiters: map[chan struct{}]struct{}{}}
+	if l.LeaderEpoch() < 0 {
+		// A new partition starts at leader epoch 0: this node leads it.
+		if err := l.AssignLeaderEpoch(0, l.LogEndOffset()); err != nil {
+			return nil, fmt.Errorf("assign leader epoch: %w", err)
+		}
+	}
 	p.hw.Store(l.LogEndOffset())
 	l.SetHighWatermark(l.LogEndOffset())
-	return p
+	return p, nil
 }
 
 // highWatermark is the offset below which records are visible to consumers.

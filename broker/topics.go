@@ -196,7 +196,12 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log %s-%d: %w", t.name, i, err)
 	}
-	return newPartition(t, i, l), nil
+	p, err := newPartition(t, i, l)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, i, err)
+	}
+	return p, nil
 }
 
 // topicByName returns a live topic.

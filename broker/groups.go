@@ -1,0 +1,204 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	blog "github.com/gregorhq/gregor/broker/log"
+	"github.com/gregorhq/gregor/broker/group"
+)
+
+// Group coordination: the coordinator (broker/group) runs over the
+// internal compacted topic __consumer_offsets, which is created on first
+// use and read back at startup. This file holds the broker's side of it:
+// settings from server.properties, the topic, and the storage adapter.
+
+// offsetsTopic is Kafka's internal topic for group metadata and offsets.
+const offsetsTopic = "__consumer_offsets"
+
+// groupConfig builds the coordinator's settings from the broker properties
+// Kafka names them by.
+func groupConfig(cfg Config, b *Broker) (group.Config, error) {
+	gc := group.DefaultConfig()
+	gc.Logger = b.logger
+	num := func(key string, set func(int64)) error {
+		v, ok := cfg.Properties[key]
+		if !ok {
+			return nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %s=%s is not a number", ErrBadConfig, key, v)
+		}
+		set(n)
+		return nil
+	}
+	ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+	errs := []error{
+		num("offsets.topic.num.partitions", func(n int64) { gc.NumPartitions = int32(n) }),
+		num("group.initial.rebalance.delay.ms", func(n int64) { gc.InitialRebalanceDelay = ms(n) }),
+		num("group.min.session.timeout.ms", func(n int64) { gc.MinSessionTimeout = ms(n) }),
+		num("group.max.session.timeout.ms", func(n int64) { gc.MaxSessionTimeout = ms(n) }),
+		num("group.max.size", func(n int64) { gc.MaxSize = int(n) }),
+		num("offsets.retention.minutes", func(n int64) { gc.OffsetsRetention = time.Duration(n) * time.Minute }),
+		num("offsets.retention.check.interval.ms", func(n int64) { gc.RetentionCheckInterval = ms(n) }),
+		num("offset.metadata.max.bytes", func(n int64) { gc.MaxMetadataSize = int(n) }),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return gc, err
+	}
+	if err := gc.Validate(); err != nil {
+		return gc, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	return gc, nil
+}
+
+// openGroups creates the coordinator; when __consumer_offsets exists it
+// starts reading it back. Called from New once the topics are open.
+func (b *Broker) openGroups() error {
+	gc, err := groupConfig(b.cfg, b)
+	if err != nil {
+		return err
+	}
+	b.groups, err = group.NewCoordinator(gc, &offsetsStore{b: b})
+	if err != nil {
+		return err
+	}
+	if t := b.topics[offsetsTopic]; t != nil {
+		b.groups.Start(int32(len(t.partitionList())), true)
+	}
+	return nil
+}
+
+// closeGroups stops the coordinator (its timers and loader) before the
+// logs close.
+func (b *Broker) closeGroups() {
+	if b.groups != nil {
+		b.groups.Close()
+	}
+}
+
+// groupCoordinator returns the coordinator, creating __consumer_offsets on
+// first use (offsets.topic.num.partitions partitions, replication factor 1,
+// cleanup.policy=compact). It answers COORDINATOR_NOT_AVAILABLE when the
+// topic cannot be created.
+func (b *Broker) groupCoordinator() (*group.Coordinator, *kerr.Error) {
+	if b.groups.Active() {
+		return b.groups, nil
+	}
+	n := b.groupPartitions()
+	compact, codec, seg := "compact", "producer", "104857600"
+	_, kErr, msg := b.createTopic(topicSpec{
+		name: offsetsTopic, partitions: n, replicationFactor: 1, internal: true,
+		configs: map[string]*string{"cleanup.policy": &compact, "compression.type": &codec, "segment.bytes": &seg},
+	}, false)
+	switch kErr {
+	case nil:
+		b.groups.Start(n, false)
+	case kerr.TopicAlreadyExists:
+		t := b.topicByName(offsetsTopic)
+		if t == nil {
+			return nil, kerr.CoordinatorNotAvailable
+		}
+		b.groups.Start(int32(len(t.partitionList())), true)
+	default:
+		b.logger.Error("cannot create "+offsetsTopic, "code", kErr.Message, "why", msg)
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	return b.groups, nil
+}
+
+func (b *Broker) groupPartitions() int32 {
+	if v, ok := b.cfg.Properties["offsets.topic.num.partitions"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 32); err == nil && n > 0 {
+			return int32(n)
+		}
+	}
+	return group.DefaultConfig().NumPartitions
+}
+
+// offsetsStore is group.Storage over the __consumer_offsets partitions.
+// Appends to one partition are serialized so that the high watermark never
+// passes a record that is not yet synced. Lock order: a group's lock (held
+// by the caller), then a partition's append lock here, then the log's.
+type offsetsStore struct {
+	b     *Broker
+	locks sync.Map // int32 -> *sync.Mutex
+}
+
+func (s *offsetsStore) partition(i int32) (*partition, error) {
+	p := s.b.topicByName(offsetsTopic).partition(i)
+	if p == nil {
+		return nil, fmt.Errorf("%s partition %d is not open", offsetsTopic, i)
+	}
+	return p, nil
+}
+
+// Append writes recs as one batch, fsyncs under the durable flush policy,
+// and advances the high watermark.
+func (s *offsetsStore) Append(i int32, recs []group.Record) error {
+	p, err := s.partition(i)
+	if err != nil {
+		return err
+	}
+	mu, _ := s.locks.LoadOrStore(i, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	batch := group.EncodeBatch(recs, time.Now().UnixMilli())
+	res, err := p.log.Append(batch, blog.AppendOptions{LeaderEpoch: p.log.LeaderEpoch()})
+	if err != nil {
+		if errors.Is(err, blog.ErrStorage) {
+			return fmt.Errorf("%w: %w", group.ErrStorageFull, err)
+		}
+		return fmt.Errorf("append to %s-%d: %w", offsetsTopic, i, err)
+	}
+	next := res.LastOffset + 1
+	if s.b.cfg.FlushPolicy == FlushDurable {
+		if err := p.log.Sync(next); err != nil {
+			return fmt.Errorf("%w: sync %s-%d: %w", group.ErrStorageFull, offsetsTopic, i, err)
+		}
+	}
+	p.advanceHighWatermark(next)
+	return nil
+}
+
+// Replay hands fn the partition's batches from the log start to the high
+// watermark.
+func (s *offsetsStore) Replay(i int32, fn func([]byte) error) error {
+	p, err := s.partition(i)
+	if err != nil {
+		return err
+	}
+	off, hw := p.log.LogStartOffset(), p.highWatermark()
+	for off < hw {
+		b, err := p.log.Read(off, 1<<20, hw, true)
+		if err != nil {
+			return fmt.Errorf("read %s-%d at %d: %w", offsetsTopic, i, off, err)
+		}
+		if len(b) == 0 {
+			return nil
+		}
+		next := off
+		for pos := 0; pos < len(b); {
+			h, err := blog.ParseBatchHeader(b[pos:])
+			if err != nil || h.Size() > len(b)-pos {
+				return fmt.Errorf("read %s-%d at %d: torn batch: %w", offsetsTopic, i, off, err)
+			}
+			next = h.NextOffset()
+			pos += h.Size()
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		if next <= off {
+			return fmt.Errorf("read %s-%d: no progress at offset %d", offsetsTopic, i, off)
+		}
+		off = next
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+// Command benchcompare measures Gregor against franz-go's kfake on one
+// franz-go workload and prints the figures side by side, with ratios to
+// kfake and each broker's resident memory. `make bench` runs it.
+//
+// Three brokers run, one after another, each as its own child process (so
+// its memory is measured alone, from /proc/PID/status): gregor with the
+// default flush policy, gregor with --flush durable, and kfake. On each:
+//
+//   - produce -records records of 100 B over -partitions partitions with
+//     acks=all (idempotent, linger 5ms), then consume them all;
+//   - end-to-end latency (produce to consume) at -rate records/s for
+//     -latency-secs seconds;
+//   - the same with 1 KB records (-records-1k of them).
+//
+// Usage:
+//
+//	GREGOR_BIN=bin/gregor go run ./integration/cmd/benchcompare
+//	go run ./integration/cmd/benchcompare -records 100000 -records-1k 20000 -latency-secs 2
+//
+// Without GREGOR_BIN it builds ./cmd/gregor into a temporary directory.
+// Every child process and temporary directory is removed on exit, also on
+// Ctrl-C.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/gregorhq/gregor/integration"
+)
+
+var (
+	records    = flag.Int("records", 1000000, "records of 100 B in the throughput phases")
+	records1k  = flag.Int("records-1k", 200000, "records of 1 KB in the throughput phases")
+	partitions = flag.Int("partitions", 6, "partitions of each topic")
+	rate       = flag.Int("rate", 5000, "records/s in the latency phases")
+	latSecs    = flag.Duration("latency", 5*time.Second, "length of each latency phase")
+	only       = flag.String("targets", "gregor-os,gregor-durable,kfake", "comma-separated brokers to run")
+	kfakeChild = flag.Bool("kfake-child", false, "internal: run kfake and print its ready line")
+)
+
+// cleanups run at exit, also on a signal; last registered runs first.
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+func atExit(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
+func runCleanups() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
+func die(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchcompare: "+format+"\n", args...)
+	runCleanups()
+	os.Exit(1)
+}
+
+func main() {
+	flag.Parse()
+	if *kfakeChild {
+		runKfake()
+		return
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "benchcompare: interrupted, cleaning up")
+		runCleanups()
+		os.Exit(130)
+	}()
+
+	bin := gregorBinary()
+	targets := []target{
+		{name: "gregor-os", start: func(ctx context.Context, dir string) (*integration.Process, error) {
+			return integration.StartGregor(ctx, bin, dir, "--flush", "os", "--log-level", "warn")
+		}},
+		{name: "gregor-durable", start: func(ctx context.Context, dir string) (*integration.Process, error) {
+			return integration.StartGregor(ctx, bin, dir, "--flush", "durable", "--log-level", "warn")
+		}},
+		{name: "kfake", start: func(ctx context.Context, _ string) (*integration.Process, error) {
+			self, err := os.Executable()
+			if err != nil {
+				return nil, err
+			}
+			return integration.Start(ctx, self, "-kfake-child", "-partitions", fmt.Sprint(*partitions))
+		}},
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(*only, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
+	fmt.Fprintf(os.Stderr, "benchcompare: %d x 100 B and %d x 1 KB over %d partitions, acks=all; latency at %d records/s for %v\n",
+		*records, *records1k, *partitions, *rate, *latSecs)
+	var results []result
+	for _, t := range targets {
+		if !want[t.name] {
+			continue
+		}
+		r, err := t.run()
+		if err != nil {
+			die("%s: %v", t.name, err)
+		}
+		results = append(results, r)
+	}
+	runCleanups()
+	printTable(os.Stdout, results)
+}
+
+// gregorBinary returns GREGOR_BIN or builds ./cmd/gregor into a temporary
+// directory.
+func gregorBinary() string {
+	if bin := os.Getenv("GREGOR_BIN"); bin != "" {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "benchcompare-bin-")
+	if err != nil {
+		die("%v", err)
+	}
+	atExit(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "gregor")
+	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/cmd/gregor")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		die("build gregor: %v", err)
+	}
+	return bin
+}
+
+// runKfake is the child process: a one-broker kfake cluster on a free
+// loopback port until SIGTERM, SIGINT or stdin closing.
+func runKfake() {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.DefaultNumPartitions(*partitions))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kfake:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("kfake ready on %s\n", c.ListenAddrs()[0])
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	<-sigs
+	c.Close()
+}
+
+// target is one broker under test.
+type target struct {
+	name  string
+	start func(ctx context.Context, dataDir string) (*integration.Process, error)
+}
+
+// workload is one record size's figures.
+type workload struct {
+	Produce, Consume phase
+	Latency          latencies
+}
+
+// result is everything measured on one broker.
+type result struct {
+	Name       string
+	Small, Big workload // 100 B and 1 KB
+	Memory     integration.Memory
+}
+
+func (t target) run() (result, error) {
+	r := result{Name: t.name}
+	dir, err := os.MkdirTemp("", "benchcompare-"+t.name+"-")
+	if err != nil {
+		return r, err
+	}
+	atExit(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	p, err := t.start(ctx, dir)
+	cancel()
+	if err != nil {
+		return r, err
+	}
+	atExit(p.Kill)
+	fmt.Fprintf(os.Stderr, "%s: ready on %s (pid %d)\n", t.name, p.Addr(), p.Pid())
+
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	if r.Small, err = measure(ctx, t.name, p.Addr(), "100b", *records, 100); err != nil {
+		return r, fmt.Errorf("%w\nbroker output:\n%s", err, tail(p.Output(), 40))
+	}
+	if r.Big, err = measure(ctx, t.name, p.Addr(), "1kb", *records1k, 1000); err != nil {
+		return r, fmt.Errorf("%w\nbroker output:\n%s", err, tail(p.Output(), 40))
+	}
+	if r.Memory, err = p.Memory(); err != nil {
+		return r, err
+	}
+	if err := p.Stop(30 * time.Second); err != nil && t.name != "kfake" {
+		fmt.Fprintf(os.Stderr, "%s: unclean stop: %v\n", t.name, err)
+	}
+	os.RemoveAll(dir)
+	return r, nil
+}
+
+// measure runs the throughput and latency phases for one record size.
+func measure(ctx context.Context, name, addr, label string, n, size int) (workload, error) {
+	var w workload
+	tput, lat := "bench-"+label+"-tput", "bench-"+label+"-lat"
+	if err := createTopics(ctx, addr, int32(*partitions), tput, lat); err != nil {
+		return w, fmt.Errorf("create topics: %w", err)
+	}
+	var err error
+	if w.Produce, err = produce(ctx, addr, tput, n, size); err != nil {
+		return w, fmt.Errorf("%s produce: %w", label, err)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %s produce %.0f records/s, %.1f MB/s\n", name, label, w.Produce.RecsPerSec(), w.Produce.MBPerSec())
+	if w.Consume, err = consume(ctx, addr, tput, n+1, size); err != nil {
+		return w, fmt.Errorf("%s consume: %w", label, err)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %s consume %.0f records/s, %.1f MB/s\n", name, label, w.Consume.RecsPerSec(), w.Consume.MBPerSec())
+	if err := deleteTopics(ctx, addr, tput); err != nil { // free memory before the latency phase
+		return w, fmt.Errorf("delete topic: %w", err)
+	}
+	if *latSecs > 0 {
+		if w.Latency, err = latency(ctx, addr, lat, *rate, *latSecs, size); err != nil {
+			return w, fmt.Errorf("%s latency: %w", label, err)
+		}
+		fmt.Fprintf(os.Stderr, "%s: %s latency p50 %v p99 %v\n", name, label, w.Latency.quantile(0.5), w.Latency.quantile(0.99))
+	}
+	if err := deleteTopics(ctx, addr, lat); err != nil {
+		return w, fmt.Errorf("delete topic: %w", err)
+	}
+	return w, nil
+}
+
+func tail(s string, lines int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(ls[max(0, len(ls)-lines):], "\n")
+}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	blog "github.com/gregorhq/gregor/broker/log"
 	"github.com/gregorhq/gregor/broker/group"
+	blog "github.com/gregorhq/gregor/broker/log"
 )
 
 // Group coordination: the coordinator (broker/group) runs over the

@@ -2,6 +2,7 @@ package group
 
 import (
 	"errors"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -291,3 +292,7 @@ func (c *Coordinator) DeleteOffsets(group string, tps []TopicPartition) (*kerr.E
 	c.apply(e, out)
 	return gerr, errs
 }
+
+// OffsetsRetention is offsets.retention.minutes, for the explicit expiry
+// of OffsetCommit v1-v4.
+func (c *Coordinator) OffsetsRetention() time.Duration { return c.cfg.OffsetsRetention }

@@ -1,0 +1,148 @@
+package broker
+
+import (
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregorhq/gregor/broker/group"
+)
+
+// OffsetFetch: v0-10
+//
+// Returns a group's committed offsets (offset -1 where nothing is
+// committed, including for groups that do not exist), with their metadata
+// strings and leader epochs. While the group's partition of
+// __consumer_offsets is loading the answer is COORDINATOR_LOAD_IN_PROGRESS,
+// never "nothing committed". RequireStable has nothing to wait for: commits
+// are visible only once written, and transactional commits do not exist
+// yet.
+//
+// Version notes:
+//   - v1: offsets from __consumer_offsets (v0 meant ZooKeeper; served the same)
+//   - v2: a null topic list fetches all; a top-level ErrorCode
+//   - v3: ThrottleMillis
+//   - v5: LeaderEpoch
+//   - v6: flexible
+//   - v7: RequireStable (KIP-447)
+//   - v8: many groups in one request (KIP-709)
+//   - v9: MemberID and MemberEpoch (KIP-848; not checked for classic groups)
+//   - v10: topics named by ID
+
+func init() { register(9, 0, 10, handleOffsetFetch) }
+
+func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.OffsetFetchRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	gc, gErr := b.groupCoordinator()
+
+	if r.version < 8 {
+		var tps []group.TopicPartition
+		if req.Topics != nil || r.version < 2 {
+			tps = []group.TopicPartition{}
+			for _, t := range req.Topics {
+				for _, p := range t.Partitions {
+					tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
+				}
+			}
+		}
+		var got []group.FetchedOffset
+		kErr := gErr
+		if kErr == nil {
+			got, kErr = gc.FetchOffsets(req.Group, tps)
+		}
+		if kErr != nil {
+			if r.version >= 2 {
+				resp.ErrorCode = kErr.Code
+				return resp, nil
+			}
+			got = nil
+			for _, tp := range tps { // v0-1: the error goes in every partition
+				got = append(got, group.FetchedOffset{TopicPartition: tp, Offset: group.Offset{Offset: -1, LeaderEpoch: -1}})
+			}
+		}
+		for _, f := range got {
+			if len(resp.Topics) == 0 || resp.Topics[len(resp.Topics)-1].Topic != f.Topic {
+				t := kmsg.NewOffsetFetchResponseTopic()
+				t.Topic = f.Topic
+				resp.Topics = append(resp.Topics, t)
+			}
+			t := &resp.Topics[len(resp.Topics)-1]
+			p := kmsg.NewOffsetFetchResponseTopicPartition()
+			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset.Offset, f.LeaderEpoch
+			p.Metadata = kmsg.StringPtr(f.Metadata)
+			if kErr != nil {
+				p.ErrorCode = kErr.Code
+			}
+			t.Partitions = append(t.Partitions, p)
+		}
+		return resp, nil
+	}
+
+	for _, rg := range req.Groups {
+		sg := kmsg.NewOffsetFetchResponseGroup()
+		sg.Group = rg.Group
+		var tps []group.TopicPartition
+		unknownIDs := map[[16]byte][]int32{}
+		if rg.Topics != nil {
+			tps = []group.TopicPartition{}
+			for _, t := range rg.Topics {
+				name := t.Topic
+				if r.version >= 10 {
+					tt := b.topicByID(uuid.UUID(t.TopicID))
+					if tt == nil {
+						unknownIDs[t.TopicID] = t.Partitions
+						continue
+					}
+					name = tt.name
+				}
+				for _, p := range t.Partitions {
+					tps = append(tps, group.TopicPartition{Topic: name, Partition: p})
+				}
+			}
+		}
+		kErr := gErr
+		var got []group.FetchedOffset
+		if kErr == nil {
+			got, kErr = gc.FetchOffsets(rg.Group, tps)
+		}
+		if kErr != nil {
+			sg.ErrorCode = kErr.Code
+			resp.Groups = append(resp.Groups, sg)
+			continue
+		}
+		for _, f := range got {
+			var id [16]byte
+			if r.version >= 10 {
+				t := b.topicByName(f.Topic)
+				if t == nil {
+					continue // deleted topic: it has no ID to name it by
+				}
+				id = t.id
+			}
+			if n := len(sg.Topics); n == 0 || sg.Topics[n-1].Topic != f.Topic || (r.version >= 10 && sg.Topics[n-1].TopicID != id) {
+				t := kmsg.NewOffsetFetchResponseGroupTopic()
+				t.Topic, t.TopicID = f.Topic, id
+				sg.Topics = append(sg.Topics, t)
+			}
+			t := &sg.Topics[len(sg.Topics)-1]
+			p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset.Offset, f.LeaderEpoch
+			p.Metadata = kmsg.StringPtr(f.Metadata)
+			t.Partitions = append(t.Partitions, p)
+		}
+		for id, parts := range unknownIDs {
+			t := kmsg.NewOffsetFetchResponseGroupTopic()
+			t.TopicID = id
+			for _, pi := range parts {
+				p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				p.Partition, p.Offset, p.LeaderEpoch = pi, -1, -1
+				p.ErrorCode = kerr.UnknownTopicID.Code
+				t.Partitions = append(t.Partitions, p)
+			}
+			sg.Topics = append(sg.Topics, t)
+		}
+		resp.Groups = append(resp.Groups, sg)
+	}
+	return resp, nil
+}

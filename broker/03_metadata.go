@@ -31,7 +31,7 @@ func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
-	adv := b.cfg.advertised(r.conn.listener)
+	adv := b.advertised(r.conn.listener)
 	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: b.cfg.NodeID, Host: adv.Host, Port: adv.Port}}
 	resp.ClusterID = kmsg.StringPtr(b.clusterID)
 	resp.ControllerID = b.cfg.NodeID

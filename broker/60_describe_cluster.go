@@ -28,7 +28,7 @@ func handleDescribeCluster(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		resp.EndpointType = req.EndpointType
 	}
-	adv := b.cfg.advertised(r.conn.listener)
+	adv := b.advertised(r.conn.listener)
 	resp.ClusterID = b.clusterID
 	resp.ControllerID = b.cfg.NodeID
 	br := kmsg.NewDescribeClusterResponseBroker()

@@ -11,9 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/gregorhq/gregor/broker/group"
 	blog "github.com/gregorhq/gregor/broker/log"
 	"github.com/gregorhq/gregor/broker/meta"
 )
@@ -43,6 +45,8 @@ type Broker struct {
 	pids          producerIDs
 	fetchSessions fetchSessions
 	dynBroker     atomic.Pointer[dynamicBrokerConfigs]
+
+	groups *group.Coordinator // consumer groups (groups.go)
 
 	lnMu      sync.Mutex
 	listeners []*boundListener
@@ -99,12 +103,20 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 			b.closeStorage()
 		}
 	}()
-	logs, err := blog.OpenManager(cfg.DataDir, blog.Options{FS: o.logFS, Logger: o.logger})
+	logs, err := blog.OpenManager(cfg.DataDir, blog.Options{
+		FS:                     o.logFS,
+		Logger:                 o.logger,
+		RetentionCheckInterval: cfg.RetentionCheckEvery,
+		CheckpointInterval:     time.Duration(b.brokerIntSetting("log.flush.offset.checkpoint.interval.ms", 60000)) * time.Millisecond,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open logs: %w", err)
 	}
 	b.logs = logs
 	if err := b.loadMetadata(); err != nil {
+		return nil, err
+	}
+	if err := b.openGroups(); err != nil { // groups.go
 		return nil, err
 	}
 	for _, l := range cfg.Listeners {
@@ -165,6 +177,31 @@ func (b *Broker) ListenerAddr(name string) (string, bool) {
 	return "", false
 }
 
+// advertised returns the address clients of listener name are told to use:
+// its advertised.listeners entry, or else the address it is bound to (a
+// wildcard host becomes this machine's host name).
+func (b *Broker) advertised(name string) Listener {
+	for _, a := range b.cfg.AdvertisedListeners {
+		if a.Name == name {
+			return a
+		}
+	}
+	l, _ := b.cfg.listener(name)
+	if addr, ok := b.ListenerAddr(name); ok {
+		if tcp, err := net.ResolveTCPAddr("tcp", addr); err == nil {
+			l.Port = int32(tcp.Port)
+		}
+	}
+	if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			l.Host = h
+		} else {
+			l.Host = "127.0.0.1"
+		}
+	}
+	return l
+}
+
 // ClusterID is the stable cluster ID from meta.properties.
 func (b *Broker) ClusterID() string { return b.clusterID }
 
@@ -206,6 +243,12 @@ func (b *Broker) acceptLoop(l *boundListener) {
 			b.lnMu.Unlock()
 			nc.Close()
 			return
+		}
+		if ok, limit := b.admit(c.ip); !ok {
+			b.lnMu.Unlock()
+			b.logger.Warn("refusing connection over limit", "remote", c.remote, "limit", limit)
+			nc.Close()
+			continue
 		}
 		b.conns[c] = struct{}{}
 		b.wg.Add(1)
@@ -249,6 +292,7 @@ func (b *Broker) closeListeners() {
 }
 
 func (b *Broker) closeStorage() error {
+	b.closeGroups() // groups.go: stop group timers before the logs close
 	var errs []error
 	if b.logs != nil {
 		errs = append(errs, b.logs.Close())

@@ -176,6 +176,9 @@ func (c *Config) Validate() error {
 	if c.FlushPolicy != FlushOS && c.FlushPolicy != FlushDurable {
 		return fmt.Errorf("%w: gregor.flush.policy must be %q or %q", ErrBadConfig, FlushOS, FlushDurable)
 	}
+	if err := c.checkSecurityProtocols(); err != nil {
+		return err
+	}
 	if len(c.AdvertisedListeners) > 0 {
 		for _, a := range c.AdvertisedListeners {
 			if _, ok := c.listener(a.Name); !ok {
@@ -191,6 +194,37 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// checkSecurityProtocols maps every listener name to its security protocol
+// (listener.security.protocol.map; a listener named after a protocol needs
+// no entry) and refuses protocols this broker does not serve yet.
+func (c *Config) checkSecurityProtocols() error {
+	protos := map[string]string{}
+	if m := c.Properties["listener.security.protocol.map"]; m != "" {
+		for _, pair := range strings.Split(m, ",") {
+			name, proto, ok := strings.Cut(strings.TrimSpace(pair), ":")
+			if !ok {
+				return fmt.Errorf("%w: listener.security.protocol.map entry %q is not NAME:PROTOCOL", ErrBadConfig, pair)
+			}
+			protos[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
+		}
+	}
+	for _, l := range c.Listeners {
+		proto, ok := protos[l.Name]
+		if !ok {
+			switch l.Name {
+			case "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL":
+				proto = l.Name
+			default:
+				return fmt.Errorf("%w: listener %s has no entry in listener.security.protocol.map", ErrBadConfig, l.Name)
+			}
+		}
+		if proto != "PLAINTEXT" {
+			return fmt.Errorf("%w: listener %s uses %s; only PLAINTEXT listeners are served so far", ErrBadConfig, l.Name, proto)
+		}
+	}
+	return nil
+}
+
 func (c *Config) listener(name string) (Listener, bool) {
 	for _, l := range c.Listeners {
 		if l.Name == name {
@@ -198,20 +232,6 @@ func (c *Config) listener(name string) (Listener, bool) {
 		}
 	}
 	return Listener{}, false
-}
-
-// advertised returns the address clients of listener name should use.
-func (c *Config) advertised(name string) Listener {
-	for _, a := range c.AdvertisedListeners {
-		if a.Name == name {
-			return a
-		}
-	}
-	l, _ := c.listener(name)
-	if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
-		l.Host = "127.0.0.1"
-	}
-	return l
 }
 
 // timeProps converts Kafka's hours/minutes synonyms to milliseconds.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -38,13 +40,14 @@ type conn struct {
 	nc       net.Conn
 	listener string
 	remote   string
+	ip       string
 
 	closeOnce sync.Once
 	done      chan struct{}
 }
 
 func newConn(b *Broker, nc net.Conn, listener string) *conn {
-	return &conn{b: b, nc: nc, listener: listener, remote: nc.RemoteAddr().String(), done: make(chan struct{})}
+	return &conn{b: b, nc: nc, listener: listener, remote: nc.RemoteAddr().String(), ip: remoteIP(nc), done: make(chan struct{})}
 }
 
 func (c *conn) close() {
@@ -122,8 +125,15 @@ func (c *conn) handle(r *request) (kmsg.Response, error) {
 func (c *conn) readLoop(queue chan<- *request) {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
+	idle := c.b.idleTimeout()
 	for {
+		if idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.b.logger.Info("closing idle connection", "remote", c.remote, "connections.max.idle.ms", idle.Milliseconds())
+			}
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				c.b.logger.Debug("connection read ended", "remote", c.remote, "err", err)
 			}

@@ -104,7 +104,7 @@ type groupMember struct {
 type groupOffsetLag struct {
 	Topic         string `json:"topic"`
 	Partition     int32  `json:"partition"`
-	CurrentOffset int64  `json:"current_offset"`
+	CurrentOffset *int64 `json:"current_offset"`
 	LogEndOffset  int64  `json:"log_end_offset"`
 	Lag           int64  `json:"lag"`
 	MemberID      string `json:"member_id,omitempty"`
@@ -135,8 +135,12 @@ func describeGroupLag(l kadm.DescribedGroupLag) groupDescription {
 		d.Members = append(d.Members, gm)
 	}
 	for _, ml := range l.Lag.Sorted() {
-		o := groupOffsetLag{Topic: ml.Topic, Partition: ml.Partition, CurrentOffset: ml.Commit.At,
+		o := groupOffsetLag{Topic: ml.Topic, Partition: ml.Partition,
 			LogEndOffset: ml.End.Offset, Lag: ml.Lag, Error: errString(ml.Err)}
+		if ml.Commit.At >= 0 {
+			at := ml.Commit.At
+			o.CurrentOffset = &at
+		}
 		if ml.Member != nil {
 			o.MemberID, o.ClientID, o.Host = ml.Member.MemberID, ml.Member.ClientID, ml.Member.ClientHost
 		}
@@ -192,9 +196,9 @@ func writeGroupDescription(w io.Writer, d groupDescription) error {
 	}
 	t := newTable("TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "MEMBER-ID", "CLIENT-ID", "HOST", "ERROR")
 	for _, o := range d.Offsets {
-		cur := fmt.Sprint(o.CurrentOffset)
-		if o.CurrentOffset < 0 {
-			cur = "-"
+		cur := "-"
+		if o.CurrentOffset != nil {
+			cur = fmt.Sprint(*o.CurrentOffset)
 		}
 		t.add(o.Topic, o.Partition, cur, o.LogEndOffset, o.Lag, o.MemberID, o.ClientID, o.Host, o.Error)
 	}

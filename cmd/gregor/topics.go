@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -84,15 +85,31 @@ func writeTopicResults(w io.Writer, g *globals, verb string, rs []topicResult, s
 		}
 	}
 	var failed []string
+	first := ""
 	for _, r := range rs {
 		if r.Error != "" {
+			if first == "" {
+				first = r.Error
+			}
 			failed = append(failed, r.Topic)
 		}
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("could not %s %d of %d topics: %s", verb, len(failed), len(rs), strings.Join(failed, ", "))
+	switch {
+	case len(failed) == 1:
+		return fmt.Errorf("could not %s topic %s: %s", verb, failed[0], first)
+	case len(failed) > 1:
+		return fmt.Errorf("could not %s %d of %d topics (%s): %s", verb, len(failed), len(rs), strings.Join(failed, ", "), first)
 	}
 	return nil
+}
+
+// topicID formats a topic ID the way Kafka prints it (URL-safe base64
+// without padding), or "" for a broker that does not assign IDs.
+func topicID(id kadm.TopicID) string {
+	if id == (kadm.TopicID{}) {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(id[:])
 }
 
 func orDash(n int32) string {
@@ -168,9 +185,7 @@ func newTopicsCreate(g *globals) *cobra.Command {
 					res.Error = respErr(r.Err, r.ErrMessage).Error()
 				default:
 					res.Partitions, res.ReplicationFactor = r.NumPartitions, r.ReplicationFactor
-					if r.ID != (kadm.TopicID{}) {
-						res.ID = r.ID.String()
-					}
+					res.ID = topicID(r.ID)
 				}
 				rs = append(rs, res)
 			}
@@ -197,9 +212,7 @@ type topicSummary struct {
 
 func summarize(d kadm.TopicDetail) topicSummary {
 	s := topicSummary{Name: d.Topic, Partitions: len(d.Partitions), ReplicationFactor: d.Partitions.NumReplicas(), Internal: d.IsInternal}
-	if d.ID != (kadm.TopicID{}) {
-		s.ID = d.ID.String()
-	}
+	s.ID = topicID(d.ID)
 	return s
 }
 

@@ -335,8 +335,10 @@ func writeProduceResult(cmd *cobra.Command, g *globals, r produceResult) error {
 	if g.json() {
 		return writeJSON(w, r)
 	}
-	for _, e := range r.Errors {
-		fmt.Fprintln(cmd.ErrOrStderr(), "error:", e)
+	if len(r.Errors) > 1 { // the first is in the final error message
+		for _, e := range r.Errors {
+			fmt.Fprintln(cmd.ErrOrStderr(), "error:", e)
+		}
 	}
 	msg := fmt.Sprintf("%d records acknowledged by %s", r.Acknowledged, r.Topic)
 	if r.Failed > 0 {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestQuickstart is the Kafka quickstart: create a topic, produce lines,
+// consume them back.
+func TestQuickstart(t *testing.T) {
+	t.Parallel()
+	addr := startGregor(t)
+	r := ok(t, addr, "", "topics", "create", "quickstart-events", "--partitions", "3")
+	if !strings.Contains(r.stdout, "quickstart-events") || !strings.Contains(r.stdout, "created") {
+		t.Errorf("create output:\n%s", r.stdout)
+	}
+	r = ok(t, addr, "This is my first event\nThis is my second event\n", "produce", "quickstart-events")
+	if strings.TrimSpace(r.stdout) != "2 records acknowledged by quickstart-events" {
+		t.Errorf("produce output: %q", r.stdout)
+	}
+	r = ok(t, addr, "", "consume", "quickstart-events", "--from-beginning", "--max-messages", "2")
+	got := lines(r.stdout)
+	if len(got) != 2 || got[0] != "This is my first event" || got[1] != "This is my second event" {
+		t.Errorf("consumed %q", got)
+	}
+	if !strings.Contains(r.stderr, "Processed a total of 2 messages") {
+		t.Errorf("consume stderr: %q", r.stderr)
+	}
+}
+
+func TestTopics(t *testing.T) {
+	t.Parallel()
+	addr := startGregor(t)
+	ok(t, addr, "", "topics", "create", "alpha", "beta", "-p", "2", "-c", "retention.ms=60000")
+
+	// list, table and JSON
+	r := ok(t, addr, "", "topics", "list")
+	want := "NAME   PARTITIONS  REPLICATION-FACTOR\nalpha  2           1\nbeta   2           1\n"
+	if r.stdout != want {
+		t.Errorf("topics list:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	var list []topicSummary
+	decode(t, ok(t, addr, "", "topics", "list", "-o", "json").stdout, &list)
+	if len(list) != 2 || list[0].Name != "alpha" || list[0].Partitions != 2 || list[0].ReplicationFactor != 1 || list[0].ID == "" {
+		t.Errorf("topics list json: %+v", list)
+	}
+
+	// create again: an error unless --if-not-exists
+	fails(t, addr, "", 1, "TOPIC_ALREADY_EXISTS", "topics", "create", "alpha")
+	if r := ok(t, addr, "", "topics", "create", "alpha", "--if-not-exists"); !strings.Contains(r.stdout, "already exists") {
+		t.Errorf("--if-not-exists output:\n%s", r.stdout)
+	}
+	var created []topicResult
+	decode(t, ok(t, addr, "", "topics", "create", "gamma", "-p", "1", "-o", "json").stdout, &created)
+	if len(created) != 1 || created[0].Topic != "gamma" || created[0].Status != "created" || created[0].Partitions != 1 {
+		t.Errorf("create json: %+v", created)
+	}
+
+	// describe: partitions with offsets
+	ok(t, addr, "a\nb\nc\n", "produce", "alpha", "--partition", "1")
+	r = ok(t, addr, "", "topics", "describe", "alpha")
+	for _, s := range []string{"TOPIC               alpha", "PARTITIONS          2", "CONFIGS", "PARTITION  LEADER", "LOG-START-OFFSET  HIGH-WATERMARK"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("describe output lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	var descs []topicDescription
+	decode(t, ok(t, addr, "", "topics", "describe", "alpha", "--output", "json").stdout, &descs)
+	if len(descs) != 1 || len(descs[0].PartitionStates) != 2 || descs[0].PartitionStates[1].HighWatermark != 3 || descs[0].PartitionStates[0].HighWatermark != 0 {
+		t.Fatalf("describe json: %+v", descs)
+	}
+	if descs[0].ConfigsError == "" {
+		found := false
+		for _, c := range descs[0].Configs {
+			found = found || c.Name == "retention.ms" && c.Value == "60000"
+		}
+		if !found {
+			t.Errorf("describe configs lack retention.ms=60000: %+v", descs[0].Configs)
+		}
+	}
+	fails(t, addr, "", 1, "topic nope: UNKNOWN_TOPIC_OR_PARTITION", "topics", "describe", "nope")
+
+	// delete
+	r = ok(t, addr, "", "topics", "delete", "beta")
+	if !strings.Contains(r.stdout, "deleted") {
+		t.Errorf("delete output:\n%s", r.stdout)
+	}
+	fails(t, addr, "", 1, "UNKNOWN_TOPIC_OR_PARTITION", "topics", "delete", "beta")
+	ok(t, addr, "", "topics", "delete", "beta", "--if-exists")
+	var deleted []topicResult
+	decode(t, ok(t, addr, "", "topics", "delete", "gamma", "-o", "json").stdout, &deleted)
+	if len(deleted) != 1 || deleted[0].Status != "deleted" {
+		t.Errorf("delete json: %+v", deleted)
+	}
+	if r := ok(t, addr, "", "topics", "list"); strings.Contains(r.stdout, "beta") || strings.Contains(r.stdout, "gamma") {
+		t.Errorf("deleted topics still listed:\n%s", r.stdout)
+	}
+
+	// bad usage
+	fails(t, addr, "", 2, "needs at least one topic name", "topics", "create")
+	fails(t, addr, "", 2, "--partitions 0", "topics", "create", "x", "--partitions", "0")
+	fails(t, addr, "", 2, "want key=value", "topics", "create", "x", "--config", "retention.ms")
+}
+
+func TestTopicsAlter(t *testing.T) {
+	t.Parallel()
+	forEach(t, []kmsg.Key{kmsg.CreatePartitions}, func(t *testing.T, addr string) {
+		ok(t, addr, "", "topics", "create", "grow", "--partitions", "2")
+		r := ok(t, addr, "", "topics", "alter", "grow", "--partitions", "5")
+		if !strings.Contains(r.stdout, "now has 5 partitions") {
+			t.Errorf("alter output:\n%s", r.stdout)
+		}
+		var list []topicSummary
+		decode(t, ok(t, addr, "", "topics", "list", "-o", "json").stdout, &list)
+		if len(list) != 1 || list[0].Partitions != 5 {
+			t.Errorf("after alter: %+v", list)
+		}
+		fails(t, addr, "", 1, "INVALID_PARTITIONS", "topics", "alter", "grow", "--partitions", "3")
+		fails(t, addr, "", 2, "--partitions is required", "topics", "alter", "grow")
+	})
+}

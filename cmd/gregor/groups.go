@@ -296,6 +296,7 @@ cannot be deleted (NON_EMPTY_GROUP): stop its consumers first.`,
 			}
 			var rs []groupResult
 			var failed []string
+			first := ""
 			for _, name := range groups {
 				r := groupResult{Group: name, Status: "deleted"}
 				if resp, ok := resps[name]; !ok {
@@ -304,6 +305,9 @@ cannot be deleted (NON_EMPTY_GROUP): stop its consumers first.`,
 					r.Error = respErr(resp.Err, resp.ErrMessage).Error()
 				}
 				if r.Error != "" {
+					if first == "" {
+						first = r.Error
+					}
 					failed = append(failed, name)
 				}
 				rs = append(rs, r)
@@ -325,8 +329,11 @@ cannot be deleted (NON_EMPTY_GROUP): stop its consumers first.`,
 			if err != nil {
 				return err
 			}
-			if len(failed) > 0 {
-				return fmt.Errorf("could not delete %d of %d groups: %s", len(failed), len(groups), strings.Join(failed, ", "))
+			switch {
+			case len(failed) == 1:
+				return fmt.Errorf("could not delete group %s: %s", failed[0], first)
+			case len(failed) > 1:
+				return fmt.Errorf("could not delete %d of %d groups (%s): %s", len(failed), len(groups), strings.Join(failed, ", "), first)
 			}
 			return nil
 		},

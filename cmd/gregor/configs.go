@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -125,6 +126,11 @@ differ from the defaults are listed unless --all is given.`,
 			defer adm.Close()
 			ctx, cancel := g.opCtx(cmd)
 			defer cancel()
+			if kind == "broker" {
+				if err := checkBroker(ctx, adm, id); err != nil {
+					return err
+				}
+			}
 			var rcs kadm.ResourceConfigs
 			if kind == "topic" {
 				rcs, err = adm.DescribeTopicConfigs(ctx, name)
@@ -233,6 +239,11 @@ IncrementalAlterConfigs: configs not named stay as they are.`,
 			defer adm.Close()
 			ctx, cancel := g.opCtx(cmd)
 			defer cancel()
+			if kind == "broker" {
+				if err := checkBroker(ctx, adm, id); err != nil {
+					return err
+				}
+			}
 			var resps kadm.AlterConfigsResponses
 			switch {
 			case kind == "topic" && dryRun:
@@ -285,4 +296,20 @@ IncrementalAlterConfigs: configs not named stay as they are.`,
 	cmd.Flags().StringArrayVar(&del, "delete", nil, "delete a config override, restoring its default (repeatable)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only validate the change")
 	return cmd
+}
+
+// checkBroker fails clearly when no broker has the ID.
+func checkBroker(ctx context.Context, adm *kadm.Client, id int32) error {
+	bs, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return fmt.Errorf("list brokers: %w", err)
+	}
+	var ids []int32
+	for _, b := range bs {
+		if b.NodeID == id {
+			return nil
+		}
+		ids = append(ids, b.NodeID)
+	}
+	return fmt.Errorf("no broker with ID %d in the cluster (broker IDs: %s)", id, joinInt32(ids))
 }

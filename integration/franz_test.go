@@ -267,3 +267,69 @@ func TestFranzFetchLongPoll(t *testing.T) {
 		t.Fatalf("waiting consumer never got the record: %v", err)
 	}
 }
+
+func TestFranzFetchFromMiddleOfBatch(t *testing.T) {
+	b := startBroker(t)
+	topic := uniqueTopic("middle")
+	createTopic(t, b.addr(), topic, 1, nil)
+	cl := newClient(t, b.addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	recs := variedRecords(topic, 0, 40)
+	produceAll(t, cl, recs, 20) // two batches: offsets 0-19 and 20-39
+	ctx := testCtx(t, 30*time.Second)
+	for _, from := range []int64{7, 20, 33, 39} {
+		c := newClient(t, b.addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(from)}}))
+		var got []*kgo.Record
+		for len(got) < len(recs)-int(from) {
+			fs := c.PollFetches(ctx)
+			if err := fs.Err(); err != nil {
+				t.Fatalf("from %d: %v", from, err)
+			}
+			got = append(got, fs.Records()...)
+		}
+		c.Close()
+		if got[0].Offset != from {
+			t.Fatalf("from %d: first record at offset %d", from, got[0].Offset)
+		}
+		for i, r := range got {
+			if d := sameRecord(r, recs[int(from)+i]); d != "" || r.Offset != from+int64(i) {
+				t.Fatalf("from %d: record %d at offset %d: %s", from, i, r.Offset, d)
+			}
+		}
+	}
+}
+
+func TestFranzLogAppendTime(t *testing.T) {
+	b := startBroker(t)
+	topic := uniqueTopic("logappendtime")
+	lat := "LogAppendTime"
+	createTopic(t, b.addr(), topic, 1, map[string]*string{"message.timestamp.type": &lat})
+	for _, codec := range []kgo.CompressionCodec{kgo.NoCompression(), kgo.ZstdCompression()} {
+		cl := newClient(t, b.addr(), kgo.ProducerBatchCompression(codec))
+		ctx := testCtx(t, 30*time.Second)
+		old := time.Now().Add(-24 * time.Hour)
+		before := time.Now().Truncate(time.Millisecond)
+		var recs []*kgo.Record
+		for i := range 10 {
+			recs = append(recs, &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "v%d", i), Timestamp: old})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now()
+		base := recs[0].Offset
+		// franz-go checks the batch CRC, so a timestamp rewritten without a
+		// recomputed CRC fails here.
+		got := consumeAll(t, ctx, b.addr(), topic, 0, int(base)+len(recs))[base:]
+		for i, r := range got {
+			if r.Timestamp.Before(before) || r.Timestamp.After(after) {
+				t.Errorf("record %d: timestamp %v, want the broker's append time in [%v, %v]", i, r.Timestamp, before, after)
+			}
+			if r.Attrs.TimestampType() != 1 {
+				t.Errorf("record %d: timestamp type %d, want 1 (LogAppendTime)", i, r.Attrs.TimestampType())
+			}
+			if string(r.Value) != string(recs[i].Value) {
+				t.Errorf("record %d: %q, want %q", i, r.Value, recs[i].Value)
+			}
+		}
+	}
+}

@@ -202,6 +202,10 @@ func ReadMemory(pid int) (Memory, error) {
 	return m, nil
 }
 
+// maxOutput bounds the output a Process keeps; past it the oldest half is
+// dropped, so a chatty broker cannot grow the test's memory without end.
+const maxOutput = 8 << 20
+
 // syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -211,6 +215,10 @@ type syncBuffer struct {
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.buf.Len()+len(p) > maxOutput {
+		keep := b.buf.Bytes()[b.buf.Len()/2:]
+		b.buf = *bytes.NewBuffer(append([]byte("[earlier output dropped]\n"), keep...))
+	}
 	return b.buf.Write(p)
 }
 

@@ -34,8 +34,8 @@ import (
 //   - v8: per-record errors and an ErrorMessage (KIP-467)
 //   - v9: flexible
 //   - v10: CurrentLeader / NodeEndpoints tagged fields (not needed on one node)
-//   - v12: KIP-890 transactional verification (transactions come later: a
-//     transactional batch is refused)
+//   - v12: KIP-890 part 1: a transactional batch must go to a partition the
+//     producer added to its ongoing transaction (else INVALID_TXN_STATE)
 //   - v13: topics named by ID (KIP-516)
 
 func init() { register(0, 3, 13, handleProduce) }
@@ -139,8 +139,13 @@ func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kms
 	case c == blog.CompressionZstd && version < 7:
 		return 0, kerr.UnsupportedCompressionType, "zstd needs Produce v7 or newer"
 	}
-	if h.IsTransactional() || req.TransactionID != nil {
-		return 0, kerr.InvalidTxnState, "transactions are not supported by this broker yet"
+	if h.IsTransactional() {
+		if req.TransactionID == nil {
+			return 0, kerr.InvalidRecord, "transactional batch in a produce request without a transactional ID"
+		}
+		if kErr := b.verifyTxnProduce(h.ProducerID, h.ProducerEpoch, p); kErr != nil {
+			return 0, kErr, "the partition is not part of the producer's ongoing transaction"
+		}
 	}
 	if h.ProducerID >= 0 && h.BaseSequence < 0 {
 		return 0, kerr.InvalidRecord, "idempotent batch without a sequence number"

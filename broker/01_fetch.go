@@ -169,6 +169,13 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 				break
 			}
 			sp.RecordBatches = data
+			if readCommitted && len(data) > 0 {
+				for _, a := range p.log.AbortedTransactions(it.offset, limit) {
+					sp.AbortedTransactions = append(sp.AbortedTransactions, kmsg.FetchResponseTopicPartitionAbortedTransaction{
+						ProducerID: a.ProducerID, FirstOffset: a.FirstOffset,
+					})
+				}
+			}
 			total += len(data)
 			budget -= int64(len(data))
 		}

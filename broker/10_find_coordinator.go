@@ -11,8 +11,8 @@ import (
 // creates __consumer_offsets on first use and answers this node (at the
 // address advertised for the request's listener); the group's partition
 // may still be loading, which the group APIs report as
-// COORDINATOR_LOAD_IN_PROGRESS. Transactional IDs (type 1) answer
-// COORDINATOR_NOT_AVAILABLE until transactions exist; share groups
+// COORDINATOR_LOAD_IN_PROGRESS. Transactional IDs (type 1) likewise
+// create __transaction_state on first use and answer this node; share groups
 // (type 2) and unknown types answer INVALID_REQUEST.
 //
 // Version notes:
@@ -28,7 +28,7 @@ func init() { register(10, 0, 6, handleFindCoordinator) }
 func handleFindCoordinator(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	adv := b.cfg.advertised(r.conn.listener)
+	adv := b.advertised(r.conn.listener)
 	find := func(key string) kmsg.FindCoordinatorResponseCoordinator {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
@@ -41,7 +41,9 @@ func handleFindCoordinator(b *Broker, r *request) (kmsg.Response, error) {
 				msg = "The coordinator is not available: " + offsetsTopic + " cannot be created."
 			}
 		case 1:
-			kErr, msg = kerr.CoordinatorNotAvailable, "Transactions are not supported by this broker yet."
+			if _, kErr = b.txnTopic(); kErr != nil {
+				msg = "The coordinator is not available: " + transactionTopic + " cannot be created."
+			}
 		default:
 			kErr, msg = kerr.InvalidRequest, "Unsupported coordinator type."
 		}

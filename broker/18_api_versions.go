@@ -17,6 +17,9 @@ import (
 //   - v1: ThrottleMillis
 //   - v3: flexible; ClientSoftwareName/Version in the request (KIP-511)
 //   - v4: no changes in the fields the broker answers (KIP-896 baseline)
+//
+// From v3 the response carries the transaction.version feature (supported
+// 0-1, finalized 1), which newer Java producers read to pick a protocol.
 
 func init() { register(18, 0, 4, handleAPIVersions) }
 
@@ -27,6 +30,14 @@ func handleAPIVersions(b *Broker, r *request) (kmsg.Response, error) {
 		resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{
 			ApiKey: h.key, MinVersion: h.minVersion, MaxVersion: h.maxVersion,
 		})
+	}
+	if r.version >= 3 {
+		// transaction.version 1: the classic transaction protocol (AddPartitionsToTxn
+		// before producing, EndTxn up to v4). Version 2 (KIP-890 part 2) is not
+		// served, so newer Java producers stay on the classic protocol.
+		resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: "transaction.version", MinVersion: 0, MaxVersion: 1}}
+		resp.FinalizedFeaturesEpoch = 1
+		resp.FinalizedFeatures = []kmsg.ApiVersionsResponseFinalizedFeature{{Name: "transaction.version", MinVersionLevel: 1, MaxVersionLevel: 1}}
 	}
 	return resp, nil
 }

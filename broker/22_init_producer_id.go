@@ -11,8 +11,11 @@ import (
 // epoch 0, from blocks reserved in the metadata journal so an ID is never
 // handed out twice, even across restarts. A producer that asks again
 // (KIP-360 epoch bump after an error) also gets a fresh ID, as Kafka does
-// for producers without a transactional.id. Transactional IDs are refused
-// until the transaction coordinator exists.
+// for producers without a transactional.id. With a transactional.id the
+// transaction coordinator answers: a first call gets a fresh ID at epoch 0;
+// later calls bump the epoch, fencing older producers of the same ID, and
+// abort a transaction the old producer left open. The timeout must not pass
+// transaction.max.timeout.ms (INVALID_TRANSACTION_TIMEOUT).
 //
 // Version notes:
 //   - v1: ThrottleMillis; v2: flexible
@@ -26,7 +29,15 @@ func handleInitProducerID(b *Broker, r *request) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		pid, epoch, kErr := b.initTransactional(*req.TransactionalID, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch)
+		if kErr == kerr.ProducerFenced && r.version < 4 {
+			kErr = kerr.InvalidProducerEpoch
+		}
+		if kErr != nil {
+			resp.ErrorCode = kErr.Code
+			return resp, nil
+		}
+		resp.ProducerID, resp.ProducerEpoch = pid, epoch
 		return resp, nil
 	}
 	id, err := b.allocateProducerID()

@@ -47,6 +47,7 @@ type Broker struct {
 	dynBroker     atomic.Pointer[dynamicBrokerConfigs]
 
 	groups *group.Coordinator // consumer groups (groups.go)
+	txns   txnCoordinator     // transactions (txn_coordinator.go)
 
 	lnMu      sync.Mutex
 	listeners []*boundListener
@@ -100,6 +101,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			b.closeTransactions()
 			b.closeStorage()
 		}
 	}()
@@ -114,6 +116,9 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 	}
 	b.logs = logs
 	if err := b.loadMetadata(); err != nil {
+		return nil, err
+	}
+	if err := b.openTransactions(); err != nil { // txn_coordinator.go
 		return nil, err
 	}
 	if err := b.openGroups(); err != nil { // groups.go
@@ -292,7 +297,8 @@ func (b *Broker) closeListeners() {
 }
 
 func (b *Broker) closeStorage() error {
-	b.closeGroups() // groups.go: stop group timers before the logs close
+	b.closeTransactions() // txn_coordinator.go: stop the timeout loop
+	b.closeGroups()       // groups.go: stop group timers before the logs close
 	var errs []error
 	if b.logs != nil {
 		errs = append(errs, b.logs.Close())

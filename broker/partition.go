@@ -84,6 +84,12 @@ func (p *partition) markDeleted() {
 	p.wake()
 }
 
-// lastStableOffset is the offset below which no transaction is open; with
-// no transactions yet it is the high watermark.
-func (p *partition) lastStableOffset() int64 { return p.highWatermark() }
+// lastStableOffset is the offset below which no transaction is open: the
+// high watermark, or the first offset of the oldest open transaction.
+func (p *partition) lastStableOffset() int64 {
+	hw := p.highWatermark()
+	if fu := p.log.FirstUnstableOffset(); fu >= 0 && fu < hw {
+		return fu
+	}
+	return hw
+}

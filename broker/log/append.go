@@ -47,6 +47,7 @@ func (l *Log) appendLocked(batch []byte, h *BatchHeader, opt AppendOptions) (App
 		pb = txn.Batch{
 			ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch,
 			FirstSequence: h.BaseSequence, LastSequence: h.LastSequence(),
+			Transactional: h.IsTransactional(), Control: h.IsControl(),
 		}
 		d, err := l.pst.Check(pb)
 		if err != nil {
@@ -102,7 +103,13 @@ func (l *Log) appendLocked(batch []byte, h *BatchHeader, opt AppendOptions) (App
 	s.noteBatch(pos, len(batch), h, l.cfg.IndexIntervalBytes)
 	if h.ProducerID >= 0 {
 		pb.BaseOffset, pb.LastOffset, pb.MaxTimestamp = base, last, h.MaxTimestamp
-		l.pst.Record(pb)
+		marker := int16(-1)
+		if pb.Control {
+			if m, err := ControlType(batch); err == nil {
+				marker = m
+			}
+		}
+		l.recordProducerBatch(s, pb, marker)
 	}
 	l.leo.Store(last + 1)
 	if l.sig != nil {
@@ -123,7 +130,7 @@ func (l *Log) shouldRoll(s *segment, size int, last, nowMs int64) bool {
 	if s.size.Load()+int64(size) > l.cfg.SegmentBytes {
 		return true
 	}
-	if s.rollAtMs > 0 && nowMs-s.rollAtMs >= l.cfg.SegmentMs {
+	if s.rollAtMs > 0 && nowMs-s.rollAtMs >= l.cfg.maxSegmentMs() {
 		return true
 	}
 	if last-s.base > math.MaxInt32 {

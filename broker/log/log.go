@@ -37,6 +37,10 @@ type Log struct {
 	segs     atomic.Pointer[[]*segment] // copy-on-write under mu, oldest first
 	active   *segment
 	pst      *txn.ProducerStateTable
+	// aborted lists the aborted transactions, by marker offset (txn_index.go).
+	aborted []AbortedTxn
+	// firstUnstable is the first offset of the oldest open transaction, -1 if none.
+	firstUnstable atomic.Int64
 	epochs   []epochEntry
 	sig      chan struct{}
 	closed   bool
@@ -53,6 +57,13 @@ type Log struct {
 	logStart      atomic.Int64
 	hw            atomic.Int64
 	recoveryPoint atomic.Int64
+
+	// Compaction (cleaner.go). cleanMu serializes cleanings of this log and
+	// is taken before mu. cleanedTo is the cleaner checkpoint (-1: none),
+	// nextHorizon the earliest delete horizon the cleaner left (0: none).
+	cleanMu     sync.Mutex
+	cleanedTo   atomic.Int64
+	nextHorizon atomic.Int64
 
 	// Group commit: one flusher at a time, the others wait on syncCond.
 	syncMu   sync.Mutex
@@ -82,6 +93,12 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 			st.recoveryPoint = v
 		}
 	}
+	st.cleanedTo = -1
+	if m, err := readCheckpoint(fs, filepath.Join(dir, cleanerCheckpoint)); err == nil {
+		if v, ok := m[key]; ok {
+			st.cleanedTo = v
+		}
+	}
 	marker := filepath.Join(dir, cleanShutdownFile)
 	if _, err := fs.Stat(marker); err == nil {
 		st.clean = true
@@ -102,6 +119,7 @@ func newLog(dir, topic string, part int32, cfg Config, opts Options, cache *hand
 		pst: txn.NewProducerStateTable(),
 	}
 	l.logger = opts.Logger.With("log", l.name)
+	l.cleanedTo.Store(-1)
 	l.interval.Store(l.cfg.IndexIntervalBytes)
 	l.syncCond = sync.NewCond(&l.syncMu)
 	l.lastFlush = opts.Now()

@@ -16,6 +16,7 @@ import (
 type openState struct {
 	logStart, recoveryPoint int64
 	clean                   bool
+	cleanedTo               int64 // cleaner checkpoint, -1 if none
 }
 
 func parseSegmentName(name string) (int64, string, bool) {
@@ -39,6 +40,10 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 	if err := fs.SyncDir(filepath.Dir(dir)); err != nil {
 		return nil, storageErr("sync "+filepath.Dir(dir), err)
 	}
+	if err := recoverSwaps(fs, dir, l.logger); err != nil {
+		return nil, err
+	}
+	l.cleanedTo.Store(st.cleanedTo)
 	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, storageErr("list "+dir, err)
@@ -68,7 +73,7 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 			if info, err := e.Info(); err == nil {
 				sizes[o] = info.Size()
 			}
-		case ".index", ".timeindex":
+		case ".index", ".timeindex", ".txnindex":
 			idxFiles[name] = true
 		}
 	}
@@ -173,10 +178,12 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 	}
 	l.setSegs(segs)
 	l.hw.Store(l.leo.Load())
+	l.loadTxnIndex()
 	if err := l.loadProducerState(snaps); err != nil {
 		l.closeFiles()
 		return nil, err
 	}
+	l.firstUnstable.Store(l.pst.FirstUnstableOffset())
 	l.loadEpochs()
 	if st.clean {
 		l.recoveryPoint.Store(l.leo.Load())
@@ -338,7 +345,7 @@ func readTail(fs FS, path string, n int64) ([]byte, error) {
 }
 
 func removeSegmentFiles(fs FS, s *segment) {
-	for _, p := range []string{s.logPath(), s.indexPath(), s.timePath()} {
+	for _, p := range []string{s.logPath(), s.indexPath(), s.timePath(), s.txnPath()} {
 		fs.Remove(p) // best effort: a leftover file is only re-read as a segment
 
 	}

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -103,6 +104,19 @@ func (l *Log) loadProducerState(snaps []int64) error {
 	return nil
 }
 
+// readControlType reads the marker type of the control batch at pos, or -1.
+func readControlType(f File, pos int64, h *BatchHeader) int16 {
+	buf := make([]byte, min(h.Size(), BatchHeaderSize+64))
+	if _, err := f.ReadAt(buf, pos); err != nil && err != io.EOF {
+		return -1
+	}
+	m, err := ControlType(buf)
+	if err != nil {
+		return -1
+	}
+	return m
+}
+
 func (l *Log) replaySegment(s *segment, from int64) error {
 	f, err := l.cache.acquire(s, l)
 	if err != nil {
@@ -112,11 +126,16 @@ func (l *Log) replaySegment(s *segment, from int64) error {
 	pos := s.idx.lookup(from - s.base)
 	_, err = scanBatches(f, pos, s.size.Load(), 0, false, func(_ int64, h *BatchHeader, _ []byte) error {
 		if h.BaseOffset >= from && h.ProducerID >= 0 {
-			l.pst.Record(txn.Batch{
+			marker := int16(-1)
+			if h.IsControl() {
+				marker = readControlType(f, pos, h)
+			}
+			l.recordProducerBatch(s, txn.Batch{
 				ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch,
 				FirstSequence: h.BaseSequence, LastSequence: h.LastSequence(),
 				BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp,
-			})
+				Transactional: h.IsTransactional(), Control: h.IsControl(),
+			}, marker)
 		}
 		return nil
 	})

@@ -32,6 +32,11 @@ type Batch struct {
 	LastOffset int64
 	// MaxTimestamp is the batch's max timestamp, returned for duplicates.
 	MaxTimestamp int64
+	// Transactional marks a batch inside a transaction; Control marks a
+	// transaction marker (commit or abort), which ends the producer's
+	// ongoing transaction on this partition.
+	Transactional bool
+	Control       bool
 }
 
 // cachedBatch is what a partition remembers of one appended batch.
@@ -45,6 +50,9 @@ type cachedBatch struct {
 type producerEntry struct {
 	Epoch   int16
 	Batches []cachedBatch // oldest first, at most MaxCachedBatches
+	// TxnFirst is the offset of the producer's first batch in its ongoing
+	// transaction on this partition, or -1 when none is open.
+	TxnFirst int64
 }
 
 func (e *producerEntry) lastSeq() int32 {
@@ -96,6 +104,9 @@ func (t *ProducerStateTable) Check(b Batch) (Decision, error) {
 	if b.ProducerEpoch < e.Epoch {
 		return Decision{}, fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidEpoch, b.ProducerID, b.ProducerEpoch, e.Epoch)
 	}
+	if b.Control {
+		return Decision{}, nil // markers carry no sequence
+	}
 	if b.ProducerEpoch == e.Epoch {
 		for _, c := range e.Batches {
 			if c.FirstSeq == b.FirstSequence && c.LastSeq == b.LastSequence {
@@ -129,15 +140,22 @@ func (t *ProducerStateTable) Record(b Batch) {
 	}
 	e, ok := t.producers[b.ProducerID]
 	if !ok {
-		e = &producerEntry{Epoch: b.ProducerEpoch}
+		e = &producerEntry{Epoch: b.ProducerEpoch, TxnFirst: -1}
 		t.producers[b.ProducerID] = e
 	}
 	if b.ProducerEpoch != e.Epoch {
 		e.Epoch = b.ProducerEpoch
 		e.Batches = e.Batches[:0]
 	}
+	if b.Control {
+		e.TxnFirst = -1
+		return
+	}
+	if b.Transactional && e.TxnFirst < 0 {
+		e.TxnFirst = b.BaseOffset
+	}
 	if b.FirstSequence < 0 {
-		return // e.g. a transaction marker: it carries the epoch only
+		return
 	}
 	if len(e.Batches) == MaxCachedBatches {
 		copy(e.Batches, e.Batches[1:])
@@ -147,6 +165,57 @@ func (t *ProducerStateTable) Record(b Batch) {
 		FirstSeq: b.FirstSequence, LastSeq: b.LastSequence,
 		BaseOffset: b.BaseOffset, LastOffset: b.LastOffset, MaxTimestamp: b.MaxTimestamp,
 	})
+}
+
+// TxnFirstOffset returns the first offset of the producer's ongoing
+// transaction on this partition, or -1.
+func (t *ProducerStateTable) TxnFirstOffset(producerID int64) int64 {
+	if e, ok := t.producers[producerID]; ok {
+		return e.TxnFirst
+	}
+	return -1
+}
+
+// FirstUnstableOffset returns the smallest first offset of any ongoing
+// transaction, or -1 when none is open: the last stable offset can't pass it.
+func (t *ProducerStateTable) FirstUnstableOffset() int64 {
+	first := int64(-1)
+	for _, e := range t.producers {
+		if e.TxnFirst >= 0 && (first < 0 || e.TxnFirst < first) {
+			first = e.TxnFirst
+		}
+	}
+	return first
+}
+
+// OngoingTxn is a producer with an open transaction on this partition.
+type OngoingTxn struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	FirstOffset   int64
+}
+
+// ProducerInfo is what DescribeProducers reports of one producer.
+type ProducerInfo struct {
+	ProducerID     int64
+	ProducerEpoch  int16
+	LastSequence   int32
+	LastTimestamp  int64
+	TxnStartOffset int64
+}
+
+// Producers lists the producers this partition knows, sorted by ID.
+func (t *ProducerStateTable) Producers() []ProducerInfo {
+	out := make([]ProducerInfo, 0, len(t.producers))
+	for id, e := range t.producers {
+		pi := ProducerInfo{ProducerID: id, ProducerEpoch: e.Epoch, LastSequence: -1, LastTimestamp: -1, TxnStartOffset: e.TxnFirst}
+		if n := len(e.Batches); n > 0 {
+			pi.LastSequence, pi.LastTimestamp = e.Batches[n-1].LastSeq, e.Batches[n-1].MaxTimestamp
+		}
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
+	return out
 }
 
 // TruncateBefore forgets batches that lie wholly before offset (after
@@ -171,7 +240,10 @@ func (t *ProducerStateTable) TruncateAfter(offset int64) {
 			i--
 		}
 		e.Batches = e.Batches[:i]
-		if len(e.Batches) == 0 {
+		if e.TxnFirst >= offset {
+			e.TxnFirst = -1
+		}
+		if len(e.Batches) == 0 && e.TxnFirst < 0 {
 			delete(t.producers, id)
 		}
 	}
@@ -188,12 +260,14 @@ func inSequence(last, first int32) bool {
 	return first == nextSeq(last)
 }
 
-// Snapshot encoding, version 1 (all big-endian):
+// Snapshot encoding, version 2 (all big-endian):
 //
 //	u16 version | u32 crc32c of the rest | u32 producer count |
-//	per producer: i64 id | i16 epoch | u8 batch count |
+//	per producer: i64 id | i16 epoch | i64 txnFirst | u8 batch count |
 //	  per batch: i32 firstSeq | i32 lastSeq | i64 baseOffset | i64 lastOffset | i64 maxTimestamp
-const snapshotVersion = 1
+//
+// Version 1 lacks txnFirst; it is still read (as no open transactions).
+const snapshotVersion = 2
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
@@ -211,6 +285,7 @@ func (t *ProducerStateTable) MarshalBinary() ([]byte, error) {
 		e := t.producers[id]
 		out = binary.BigEndian.AppendUint64(out, uint64(id))
 		out = binary.BigEndian.AppendUint16(out, uint16(e.Epoch))
+		out = binary.BigEndian.AppendUint64(out, uint64(e.TxnFirst))
 		out = append(out, byte(len(e.Batches)))
 		for _, c := range e.Batches {
 			out = binary.BigEndian.AppendUint32(out, uint32(c.FirstSeq))
@@ -230,8 +305,13 @@ func (t *ProducerStateTable) UnmarshalBinary(data []byte) error {
 	if len(data) < 10 {
 		return fmt.Errorf("%w: %d bytes", ErrCorruptSnapshot, len(data))
 	}
-	if v := binary.BigEndian.Uint16(data); v != snapshotVersion {
+	v := binary.BigEndian.Uint16(data)
+	if v != 1 && v != snapshotVersion {
 		return fmt.Errorf("%w: version %d", ErrCorruptSnapshot, v)
+	}
+	head := 11
+	if v >= 2 {
+		head = 19
 	}
 	if crc32.Checksum(data[6:], crc32c) != binary.BigEndian.Uint32(data[2:]) {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
@@ -240,13 +320,16 @@ func (t *ProducerStateTable) UnmarshalBinary(data []byte) error {
 	rest := data[10:]
 	producers := make(map[int64]*producerEntry)
 	for i := uint32(0); i < n; i++ {
-		if len(rest) < 11 {
+		if len(rest) < head {
 			return fmt.Errorf("%w: truncated producer entry", ErrCorruptSnapshot)
 		}
 		id := int64(binary.BigEndian.Uint64(rest))
-		e := &producerEntry{Epoch: int16(binary.BigEndian.Uint16(rest[8:]))}
-		count := int(rest[10])
-		rest = rest[11:]
+		e := &producerEntry{Epoch: int16(binary.BigEndian.Uint16(rest[8:])), TxnFirst: -1}
+		if v >= 2 {
+			e.TxnFirst = int64(binary.BigEndian.Uint64(rest[10:]))
+		}
+		count := int(rest[head-1])
+		rest = rest[head:]
 		if count > MaxCachedBatches || len(rest) < count*32 {
 			return fmt.Errorf("%w: bad batch count %d", ErrCorruptSnapshot, count)
 		}

@@ -12,6 +12,7 @@ import (
 const (
 	logStartCheckpoint      = "log-start-offset-checkpoint"
 	recoveryPointCheckpoint = "recovery-point-offset-checkpoint"
+	cleanerCheckpoint       = "cleaner-offset-checkpoint"
 	cleanShutdownFile       = ".kafka_cleanshutdown"
 	partitionMetadataFile   = "partition.metadata"
 	leaderEpochFile         = "leader-epoch-checkpoint"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,31 @@ type Config struct {
 	FlushMessages      int64 // flush.messages: fsync after this many unflushed records
 	FlushMs            int64 // flush.ms: fsync when data is unflushed for this long
 	FileDeleteDelayMs  int64 // file.delete.delay.ms: accepted for compatibility (see Log.ApplyRetention)
+
+	// Compaction (see cleaner.go).
+	CleanupPolicy          string  // cleanup.policy: "delete" (default when empty), "compact" or "compact,delete"
+	DeleteRetentionMs      int64   // delete.retention.ms: how long tombstones and transaction markers outlive cleaning
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio: dirty share of the cleanable log that triggers cleaning
+	MinCompactionLagMs     int64   // min.compaction.lag.ms: records younger than this are not compacted
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms: records older than this are compacted whatever the dirty ratio
+}
+
+// Compact reports whether cleanup.policy includes compact.
+func (c Config) Compact() bool { return strings.Contains(c.CleanupPolicy, "compact") }
+
+// Delete reports whether cleanup.policy includes delete (the default), so
+// that retention.ms and retention.bytes apply.
+func (c Config) Delete() bool {
+	return c.CleanupPolicy == "" || strings.Contains(c.CleanupPolicy, "delete")
+}
+
+// maxSegmentMs is how long a segment stays active: segment.ms, or less on
+// compacted topics with max.compaction.lag.ms, as Kafka does.
+func (c Config) maxSegmentMs() int64 {
+	if c.Compact() && c.MaxCompactionLagMs > 0 {
+		return min(c.SegmentMs, c.MaxCompactionLagMs)
+	}
+	return c.SegmentMs
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -32,6 +58,12 @@ func DefaultConfig() Config {
 		FlushMessages:      math.MaxInt64,
 		FlushMs:            math.MaxInt64,
 		FileDeleteDelayMs:  60000,
+
+		CleanupPolicy:          "delete",
+		DeleteRetentionMs:      24 * 3600 * 1000,
+		MinCleanableDirtyRatio: 0.5,
+		MinCompactionLagMs:     0,
+		MaxCompactionLagMs:     math.MaxInt64,
 	}
 }
 
@@ -56,6 +88,21 @@ func (c Config) normalized() Config {
 	if c.FlushMs <= 0 {
 		c.FlushMs = d.FlushMs
 	}
+	if c.CleanupPolicy == "" {
+		c.CleanupPolicy = d.CleanupPolicy
+	}
+	if c.DeleteRetentionMs < 0 {
+		c.DeleteRetentionMs = d.DeleteRetentionMs
+	}
+	if c.MinCleanableDirtyRatio < 0 || c.MinCleanableDirtyRatio > 1 || math.IsNaN(c.MinCleanableDirtyRatio) {
+		c.MinCleanableDirtyRatio = d.MinCleanableDirtyRatio
+	}
+	if c.MinCompactionLagMs < 0 {
+		c.MinCompactionLagMs = 0
+	}
+	if c.MaxCompactionLagMs <= 0 {
+		c.MaxCompactionLagMs = d.MaxCompactionLagMs
+	}
 	return c
 }
 
@@ -75,6 +122,19 @@ type Options struct {
 	// FlushCheckInterval is log.flush.scheduler.interval.ms: how often the
 	// Manager looks for logs whose flush.ms has passed (default 1 s).
 	FlushCheckInterval time.Duration
+	// CleanerThreads is log.cleaner.threads: goroutines compacting logs
+	// (default 1; negative disables the cleaner, log.cleaner.enable=false).
+	CleanerThreads int
+	// CleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size: the memory
+	// all cleaner threads together may use for their key maps (default
+	// 128 MiB; each entry takes 24 bytes, as in Kafka).
+	CleanerDedupeBufferSize int64
+	// CleanerBackoff is log.cleaner.backoff.ms: how long an idle cleaner
+	// thread sleeps before looking for dirty logs again (default 15 s).
+	CleanerBackoff time.Duration
+	// CleanerIOBufferSize is log.cleaner.io.buffer.size: the read buffer
+	// of a cleaner thread (default 1 MiB; grown for bigger batches).
+	CleanerIOBufferSize int
 }
 
 func (o Options) withDefaults() Options {
@@ -98,6 +158,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushCheckInterval <= 0 {
 		o.FlushCheckInterval = time.Second
+	}
+	if o.CleanerThreads == 0 {
+		o.CleanerThreads = 1
+	}
+	if o.CleanerDedupeBufferSize <= 0 {
+		o.CleanerDedupeBufferSize = 128 << 20
+	}
+	if o.CleanerBackoff <= 0 {
+		o.CleanerBackoff = 15 * time.Second
+	}
+	if o.CleanerIOBufferSize <= 0 {
+		o.CleanerIOBufferSize = 1 << 20
 	}
 	return o
 }

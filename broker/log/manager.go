@@ -19,7 +19,8 @@ import (
 // checkpoints.
 //
 // Lock order: Manager.mu before Log.mu. Manager.ckMu (checkpoint writes) is
-// taken without holding either.
+// taken without holding either. The cleaner's locks (cleanerState) come
+// after Manager.mu; a cleaner thread takes Log.cleanMu, then Log.mu.
 type Manager struct {
 	dir   string
 	opts  Options
@@ -38,6 +39,7 @@ type Manager struct {
 	deleting  sync.WaitGroup
 	ckMu      sync.Mutex
 	closeOnce sync.Once
+	cleaner   *cleanerState
 }
 
 // OpenManager opens (creating) a data directory. If the clean-shutdown
@@ -66,6 +68,7 @@ func OpenManager(dataDir string, opts Options) (*Manager, error) {
 		}
 		m.rpCk = make(map[topicPartition]int64)
 	}
+	m.cleaner = newCleanerState(readCleanerCheckpoint(m))
 	marker := filepath.Join(dataDir, cleanShutdownFile)
 	if _, err := m.fs.Stat(marker); err == nil {
 		m.clean = true
@@ -110,7 +113,7 @@ func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg C
 	dir := filepath.Join(m.dir, fmt.Sprintf("%s-%d", topic, partition))
 	metaPath := filepath.Join(dir, partitionMetadataFile)
 	want := fmt.Sprintf("version: 0\ntopic_id: %s\n", TopicIDString(topicID))
-	st := openState{logStart: -1, recoveryPoint: -1, clean: m.clean}
+	st := openState{logStart: -1, recoveryPoint: -1, clean: m.clean, cleanedTo: m.cleaner.checkpoint(key)}
 	if b, err := readFile(m.fs, metaPath); err == nil && string(b) != want {
 		m.opts.Logger.Info("removing stale partition directory", "dir", dir, "had", strings.TrimSpace(string(b)))
 		if err := m.fs.RemoveAll(dir); err != nil {
@@ -118,6 +121,7 @@ func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg C
 		}
 		delete(m.startCk, key)
 		delete(m.rpCk, key)
+		m.cleaner.forget(m, key)
 	} else {
 		if v, ok := m.startCk[key]; ok {
 			st.logStart = v
@@ -170,10 +174,12 @@ func (m *Manager) DeleteLog(topic string, partition int32) error {
 	l, ok := m.logs[key]
 	if ok {
 		l.closeForDelete()
+		m.cleaner.waitIdle(l)
 		delete(m.logs, key)
 	}
 	delete(m.startCk, key)
 	delete(m.rpCk, key)
+	m.cleaner.forget(m, key)
 	if _, err := m.fs.Stat(dir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
@@ -229,7 +235,8 @@ func (m *Manager) Checkpoint() error { return m.writeCheckpoints() }
 
 // Start runs the background loops: retention every RetentionCheckInterval,
 // flush.ms checks every FlushCheckInterval, checkpoints every
-// CheckpointInterval. Close stops them.
+// CheckpointInterval, and CleanerThreads log cleaners (cleaner_manager.go).
+// Close stops them.
 func (m *Manager) Start() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -239,6 +246,10 @@ func (m *Manager) Start() {
 	m.started = true
 	m.loops.Add(1)
 	go m.loop()
+	for i := 0; i < m.opts.CleanerThreads; i++ {
+		m.loops.Add(1)
+		go m.cleanerLoop(m.opts.CleanerDedupeBufferSize / int64(m.opts.CleanerThreads))
+	}
 }
 
 // Close stops the loops, closes every log, waits for pending deletions and

@@ -28,6 +28,9 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 				return nil, fmt.Errorf("%w: %d below log start %d", ErrOffsetOutOfRange, offset, l.logStart.Load())
 			}
 			if attempt < 3 {
+				// A cleaner swap may be under way: wait for it.
+				l.mu.Lock()
+				l.mu.Unlock()
 				continue
 			}
 		}

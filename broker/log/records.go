@@ -149,6 +149,17 @@ func recordTimes(batch []byte, h *BatchHeader, fn func(offsetDelta int32, ts int
 // LogAppendTime batches every record has the batch's max timestamp.
 // found=false if there is none.
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
+	for attempt := 0; ; attempt++ {
+		offset, timestamp, found, err = l.offsetForTimestamp(ts)
+		if !errors.Is(err, errSegmentGone) || attempt >= 3 || l.isClosed.Load() {
+			return offset, timestamp, found, err
+		}
+		l.mu.Lock() // a cleaner swap may be under way: wait for it
+		l.mu.Unlock()
+	}
+}
+
+func (l *Log) offsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
 	l.mu.Lock()
 	segs := *l.segs.Load()
 	type cand struct {

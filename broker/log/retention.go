@@ -36,7 +36,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 }
 
 // ApplyRetention deletes the oldest whole segments that retention.ms (by
-// the segment's max timestamp) or retention.bytes call for, rolling first
+// the segment's max timestamp) or retention.bytes call for (only with
+// cleanup.policy delete or compact,delete; a compact-only log keeps them), rolling first
 // when the active segment itself is due, so the log always keeps an active
 // segment. It moves the log start offset to the first remaining segment.
 //
@@ -49,6 +50,9 @@ func (l *Log) ApplyRetention(now time.Time) (int, error) {
 		return 0, ErrClosed
 	}
 	cfg := l.cfg
+	if !cfg.Delete() {
+		return 0, nil
+	}
 	nowMs := now.UnixMilli()
 	excess := int64(-1)
 	if cfg.RetentionBytes >= 0 {
@@ -56,7 +60,8 @@ func (l *Log) ApplyRetention(now time.Time) (int, error) {
 	}
 	return l.deleteSegmentsLocked(func(s *segment, _ int64) bool {
 		if s.size.Load() == 0 {
-			return false
+			// A cold segment that compaction emptied holds nothing to keep.
+			return s != l.active
 		}
 		if cfg.RetentionMs >= 0 {
 			ts := s.maxTs

@@ -108,8 +108,12 @@ func (l *Log) appendTxnEntry(s *segment, a AbortedTxn) {
 	}
 	f, err := l.fs.OpenFile(s.txnPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err == nil {
+		// Aborts are rare: sync each entry, so a snapshot taken later never
+		// covers a marker whose entry was lost.
 		if _, werr := f.Write(encodeTxnEntry(a)); werr != nil {
 			l.logger.Warn("append txn index", "segment", s.base, "err", werr)
+		} else if serr := f.Sync(); serr != nil {
+			l.logger.Warn("sync txn index", "segment", s.base, "err", serr)
 		}
 		f.Close()
 		l.dirDirty = true

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -58,6 +60,7 @@ func unescape(s string) string {
 // has time.Time's methods ({{.timestamp.UnixMilli}}).
 type stamp struct{ time.Time }
 
+// String formats the timestamp as RFC 3339 in UTC with milliseconds.
 func (s stamp) String() string { return s.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
 // MarshalJSON encodes the timestamp as its String form.
@@ -72,6 +75,7 @@ type header struct {
 // headerList is a record's headers; it prints as k1=v1,k2=v2.
 type headerList []header
 
+// String formats the headers as k1=v1,k2=v2.
 func (h headerList) String() string {
 	parts := make([]string, len(h))
 	for i, x := range h {
@@ -90,44 +94,52 @@ func (h headerList) Get(key string) string {
 	return ""
 }
 
-// consumedRecord is a record as --output json and --format see it.
+// consumedRecord is a record as --output json and --format see it. In JSON,
+// a key or value that is not valid UTF-8 is base64 encoded and marked so
+// with key_encoding / value_encoding.
 type consumedRecord struct {
-	Topic     string     `json:"topic"`
-	Partition int32      `json:"partition"`
-	Offset    int64      `json:"offset"`
-	Timestamp stamp      `json:"timestamp"`
-	Key       *string    `json:"key"`
-	Value     *string    `json:"value"`
-	Headers   headerList `json:"headers"`
+	Topic         string     `json:"topic"`
+	Partition     int32      `json:"partition"`
+	Offset        int64      `json:"offset"`
+	Timestamp     stamp      `json:"timestamp"`
+	Key           *string    `json:"key"`
+	KeyEncoding   string     `json:"key_encoding,omitempty"`
+	Value         *string    `json:"value"`
+	ValueEncoding string     `json:"value_encoding,omitempty"`
+	Headers       headerList `json:"headers"`
 }
 
 func viewRecord(r *kgo.Record) consumedRecord {
 	c := consumedRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: stamp{r.Timestamp}, Headers: headerList{}}
-	if r.Key != nil {
-		k := string(r.Key)
-		c.Key = &k
-	}
-	if r.Value != nil {
-		v := string(r.Value)
-		c.Value = &v
-	}
+	c.Key, c.KeyEncoding = textOrBase64(r.Key)
+	c.Value, c.ValueEncoding = textOrBase64(r.Value)
 	for _, h := range r.Headers {
 		c.Headers = append(c.Headers, header{Key: h.Key, Value: string(h.Value)})
 	}
 	return c
 }
 
-// templateData is what a --format template sees: the JSON field names.
-func (c consumedRecord) templateData() map[string]any {
-	deref := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
+// textOrBase64 returns b as a string for JSON, base64 encoded (and the
+// encoding named) if it is not valid UTF-8; nil stays nil (JSON null).
+func textOrBase64(b []byte) (*string, string) {
+	if b == nil {
+		return nil, ""
 	}
+	if utf8.Valid(b) {
+		s := string(b)
+		return &s, ""
+	}
+	s := base64.StdEncoding.EncodeToString(b)
+	return &s, "base64"
+}
+
+// templateData is what a --format template sees: the JSON field names, with
+// the key and value as raw bytes.
+func templateData(r *kgo.Record) map[string]any {
+	c := viewRecord(r)
 	return map[string]any{
 		"topic": c.Topic, "partition": c.Partition, "offset": c.Offset, "timestamp": c.Timestamp,
-		"key": deref(c.Key), "value": deref(c.Value), "headers": c.Headers,
+		"key": string(r.Key), "value": string(r.Value), "headers": c.Headers,
 	}
 }
 
@@ -166,11 +178,11 @@ func newFormatter(format string, asJSON bool) (recordFormatter, error) {
 	}
 	// Catch unknown fields now rather than on the first record.
 	sample := &kgo.Record{Topic: "t", Key: []byte("k"), Value: []byte("v"), Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("v")}}}
-	if err := tmpl.Execute(io.Discard, viewRecord(sample).templateData()); err != nil {
+	if err := tmpl.Execute(io.Discard, templateData(sample)); err != nil {
 		return nil, usagef("--format: %w (fields: key, value, topic, partition, offset, timestamp, headers)", err)
 	}
 	return func(w io.Writer, r *kgo.Record) error {
-		return tmpl.Execute(w, viewRecord(r).templateData())
+		return tmpl.Execute(w, templateData(r))
 	}, nil
 }
 

@@ -101,6 +101,12 @@ func TestGroups(t *testing.T) {
 		if !strings.Contains(r.stdout, "billing  deleted") {
 			t.Errorf("delete:\n%s", r.stdout)
 		}
+		ok(t, addr, "", "consume", "orders", "--group", "other", "--from-beginning", "--max-messages", "1")
+		var deleted []groupResult
+		decode(t, ok(t, addr, "", "groups", "delete", "other", "-o", "json").stdout, &deleted)
+		if len(deleted) != 1 || deleted[0].Group != "other" || deleted[0].Status != "deleted" {
+			t.Errorf("delete json: %+v", deleted)
+		}
 		if r := ok(t, addr, "", "groups", "list", "-o", "json"); strings.TrimSpace(r.stdout) != "[]" {
 			t.Errorf("after delete: %s", r.stdout)
 		}

@@ -49,7 +49,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // with code 2.
 type usageError struct{ err error }
 
+// Error returns the message.
 func (e *usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *usageError) Unwrap() error { return e.err }
 
 // usagef returns a usage error (exit code 2) with a formatted message.

@@ -340,6 +340,12 @@ func TestFormatter(t *testing.T) {
 	if !strings.HasPrefix(b.String(), "[]\n") || !strings.Contains(b.String(), `"key":null`) {
 		t.Errorf("null key output = %q", b.String())
 	}
+	// Binary data survives JSON as base64.
+	b.Reset()
+	_ = jf(&b, &kgo.Record{Topic: "t", Key: []byte{0xff, 0x00}, Value: []byte("ok")})
+	if !strings.Contains(b.String(), `"key":"/wA=","key_encoding":"base64","value":"ok","headers":[]`) {
+		t.Errorf("binary key output = %q", b.String())
+	}
 }
 
 func TestConsumeStartOffset(t *testing.T) {

@@ -117,6 +117,11 @@ func TestTopicsAlter(t *testing.T) {
 		if len(list) != 1 || list[0].Partitions != 5 {
 			t.Errorf("after alter: %+v", list)
 		}
+		var altered []topicResult
+		decode(t, ok(t, addr, "", "topics", "alter", "grow", "--partitions", "6", "-o", "json").stdout, &altered)
+		if len(altered) != 1 || altered[0].Topic != "grow" || altered[0].Partitions != 6 || altered[0].Error != "" {
+			t.Errorf("alter json: %+v", altered)
+		}
 		fails(t, addr, "", 1, "INVALID_PARTITIONS", "topics", "alter", "grow", "--partitions", "3")
 		fails(t, addr, "", 2, "--partitions is required", "topics", "alter", "grow")
 	})

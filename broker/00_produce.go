@@ -133,6 +133,9 @@ func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kms
 	if h.RecordCount <= 0 {
 		return 0, kerr.InvalidRecord, "record batch has no records"
 	}
+	if h.LastOffsetDelta != h.RecordCount-1 { // a client batch has no offset gaps
+		return 0, kerr.InvalidRecord, fmt.Sprintf("inconsistent batch offset range and record count: %d records, last offset delta %d", h.RecordCount, h.LastOffsetDelta)
+	}
 	switch c := h.Compression(); {
 	case c > blog.CompressionZstd:
 		return 0, kerr.CorruptMessage, fmt.Sprintf("unknown compression codec %d", c)

@@ -2,8 +2,10 @@ package broker_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net"
 	"strings"
 	"testing"
@@ -431,4 +433,10 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatal("third connection from one IP should be closed by the broker")
 	}
+}
+
+// fixCRC recomputes the CRC-32C of a hand-built record batch.
+func fixCRC(b []byte) {
+	crc := crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli))
+	binary.BigEndian.PutUint32(b[17:], crc)
 }

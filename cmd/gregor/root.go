@@ -59,6 +59,13 @@ operation failed and 2 on bad usage.`,
 	root.AddGroup(&cobra.Group{ID: "client", Title: "Client commands:"}, &cobra.Group{ID: "server", Title: "Server commands:"})
 	br := newBrokerCommand()
 	br.GroupID = "server"
+	// The client flags mean nothing to the broker: keep them out of its help.
+	br.SetHelpFunc(func(c *cobra.Command, args []string) {
+		for _, n := range []string{"brokers", "output", "timeout"} {
+			root.PersistentFlags().Lookup(n).Hidden = true
+		}
+		root.HelpFunc()(c, args)
+	})
 	root.AddCommand(br)
 	for _, c := range []*cobra.Command{
 		newTopicsCommand(g), newConfigsCommand(g), newProduceCommand(g), newConsumeCommand(g),

@@ -113,6 +113,9 @@ func (l *Log) view(now time.Time) (cleanView, bool) {
 		v.firstDirty = v.logStart
 	}
 	v.uncleanable = min(v.segs[len(v.segs)-1].base, v.hw)
+	if fu := l.FirstUnstableOffset(); fu >= 0 {
+		v.uncleanable = min(v.uncleanable, fu)
+	}
 	nowMs := now.UnixMilli()
 	for i := 0; i+1 < len(v.segs); i++ {
 		s := v.segs[i]
@@ -245,6 +248,10 @@ func (l *Log) clean(c *cleaner, now time.Time) (CleanStats, error) {
 	p := &cleanPass{
 		l: l, c: c, cfg: v.cfg, nowMs: nowMs, mapEnd: mapEnd,
 		tracker: newTxnTracker(info), info: info, minHorizon: math.MaxInt64, st: &st,
+		abortIdx: make(map[int64]AbortedTxn),
+	}
+	for _, a := range l.AbortedTransactions(0, mapEnd) {
+		p.abortIdx[a.LastOffset] = a
 	}
 	k := 0 // segments with base < mapEnd (at least one of them holds dirty or expiring data)
 	for k < v.n && v.segs[k].base < mapEnd {

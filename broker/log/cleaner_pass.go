@@ -18,6 +18,11 @@ type cleanPass struct {
 	tracker    *txnTracker
 	minHorizon int64 // earliest delete horizon left in the cleaned segments
 	st         *CleanStats
+	// abortIdx holds the log's aborted-transaction entries by marker
+	// offset; kept collects those whose markers the current group keeps,
+	// for its .txnindex.
+	abortIdx map[int64]AbortedTxn
+	kept     []AbortedTxn
 }
 
 // cleanGroup rewrites the segments of g (covering offsets up to end) into
@@ -37,6 +42,7 @@ func (p *cleanPass) cleanGroup(g []*segment, end int64) error {
 		}
 	}()
 	changed := len(g) > 1
+	p.kept = p.kept[:0]
 	var written int64
 	w := p.c.wbuf[:0]
 	flush := func() error {
@@ -98,10 +104,10 @@ func (p *cleanPass) cleanGroup(g []*segment, end int64) error {
 	out.size.Store(written)
 	out.next = end
 	p.st.BytesWritten += written
-	if err := files.prepare(l.fs, out, end); err != nil {
+	if err := files.prepare(l.fs, out, end, p.kept); err != nil {
 		return err
 	}
-	committed, err = l.swapIn(g, out, end)
+	committed, err = l.swapIn(g, out, end, p.kept)
 	if err != nil {
 		return err
 	}
@@ -128,6 +134,9 @@ func (p *cleanPass) filterBatch(b []byte, h *BatchHeader) ([]byte, bool, bool, e
 		canDiscard := p.tracker.onControl(h, typ, ok)
 		if canDiscard && hasHorizon && horizon <= p.nowMs {
 			return p.dropBatch(b, h, lastOfProducer)
+		}
+		if a, isAbort := p.abortIdx[h.BaseOffset]; isAbort && ok && typ == controlAbort {
+			p.kept = append(p.kept, a)
 		}
 		if canDiscard && !hasHorizon {
 			nb, err := p.rebuild(b, h, true, func(*record) bool { return true })
@@ -290,7 +299,7 @@ func (cf *cleanedFiles) discard(fs FS) {
 		cf.log = nil
 	}
 	s := cf.seg
-	for _, p := range []string{s.logPath(), s.indexPath(), s.timePath(), s.endPath()} {
+	for _, p := range []string{s.logPath(), s.indexPath(), s.timePath(), s.txnPath(), s.endPath()} {
 		fs.Remove(cleanedPath(p))
 		fs.Remove(swapPath(p))
 	}

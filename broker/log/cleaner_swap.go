@@ -14,9 +14,10 @@ import (
 // first replaced segment (and of the cleaned one), X the base of the
 // segment after the replaced ones.
 //
-//  1. write B.log.cleaned, B.index.cleaned, B.timeindex.cleaned and
-//     B.end.cleaned (holding X), fsync each;
-//  2. rename the first three to .swap, fsync the directory;
+//  1. write B.log.cleaned, B.index.cleaned, B.timeindex.cleaned,
+//     B.txnindex.cleaned (always, maybe empty) and B.end.cleaned (holding
+//     X), fsync each;
+//  2. rename all but the last to .swap, fsync the directory;
 //  3. under the log's lock: check that the replaced segments are still
 //     there, rename B.end.cleaned to B.end.swap and fsync the directory —
 //     the commit point;
@@ -35,7 +36,7 @@ import (
 var errCleanStale = errors.New("cleaned segments changed meanwhile")
 
 // prepare performs steps 1 and 2 for the cleaned segment s.
-func (cf *cleanedFiles) prepare(fs FS, s *segment, end int64) error {
+func (cf *cleanedFiles) prepare(fs FS, s *segment, end int64, aborted []AbortedTxn) error {
 	if err := cf.log.Sync(); err != nil {
 		return storageErr("fsync cleaned segment", err)
 	}
@@ -44,19 +45,24 @@ func (cf *cleanedFiles) prepare(fs FS, s *segment, end int64) error {
 	}
 	cf.log = nil
 	ob, tb := encodeIndex(s.idx.off, s.idx.tim)
+	var xb []byte
+	for _, a := range aborted {
+		xb = append(xb, encodeTxnEntry(a)...)
+	}
 	for _, w := range []struct {
 		path string
 		data []byte
 	}{
 		{cleanedPath(s.indexPath()), ob},
 		{cleanedPath(s.timePath()), tb},
+		{cleanedPath(s.txnPath()), xb},
 		{cleanedPath(s.endPath()), []byte(strconv.FormatInt(end, 10) + "\n")},
 	} {
 		if err := writeSynced(fs, w.path, w.data); err != nil {
 			return storageErr("write "+filepath.Base(w.path), err)
 		}
 	}
-	for _, p := range []string{s.logPath(), s.indexPath(), s.timePath()} {
+	for _, p := range []string{s.logPath(), s.indexPath(), s.timePath(), s.txnPath()} {
 		if err := fs.Rename(cleanedPath(p), swapPath(p)); err != nil {
 			return storageErr("rename cleaned file", err)
 		}
@@ -86,7 +92,7 @@ func writeSynced(fs FS, path string, data []byte) error {
 // swapIn performs steps 3 to 5: it replaces the segments g (ending at end)
 // with the prepared segment out. committed reports whether step 3 was
 // reached: until then the caller removes the cleaned files.
-func (l *Log) swapIn(g []*segment, out *segment, end int64) (committed bool, err error) {
+func (l *Log) swapIn(g []*segment, out *segment, end int64, aborted []AbortedTxn) (committed bool, err error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -126,6 +132,18 @@ func (l *Log) swapIn(g []*segment, out *segment, end int64) (committed bool, err
 	next = append(next, out)
 	next = append(next, segs[j:]...)
 	l.setSegs(next)
+	// Forget the aborted transactions whose markers went.
+	keep := make(map[int64]bool, len(aborted))
+	for _, a := range aborted {
+		keep[a.LastOffset] = true
+	}
+	ab := l.aborted[:0]
+	for _, a := range l.aborted {
+		if a.LastOffset < out.base || a.LastOffset >= end || keep[a.LastOffset] {
+			ab = append(ab, a)
+		}
+	}
+	l.aborted = ab
 	l.mu.Unlock()
 	if err != nil {
 		return true, err
@@ -146,7 +164,7 @@ func moveSwapFiles(fs FS, dir string, base, end int64) error {
 			continue
 		}
 		switch ext {
-		case ".log", ".index", ".timeindex":
+		case ".log", ".index", ".timeindex", ".txnindex":
 			if err := fs.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return storageErr("remove replaced segment", err)
 			}
@@ -155,7 +173,7 @@ func moveSwapFiles(fs FS, dir string, base, end int64) error {
 	s := newSegment(dir, base)
 	// The indexes first: the .log rename is the last, so that a .log.swap
 	// left over always means the renames are not done.
-	for _, p := range []string{s.indexPath(), s.timePath(), s.logPath()} {
+	for _, p := range []string{s.txnPath(), s.indexPath(), s.timePath(), s.logPath()} {
 		err := fs.Rename(swapPath(p), p)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return storageErr("rename swap file", err)
@@ -164,10 +182,15 @@ func moveSwapFiles(fs FS, dir string, base, end int64) error {
 	return nil
 }
 
-// finishSwap is step 5.
+// finishSwap is step 5. An empty B.txnindex goes too (Kafka creates them
+// only when needed).
 func finishSwap(fs FS, dir string, base int64) error {
 	if err := fs.SyncDir(dir); err != nil {
 		return storageErr("fsync dir", err)
+	}
+	s := newSegment(dir, base)
+	if st, err := fs.Stat(s.txnPath()); err == nil && st.Size() == 0 {
+		fs.Remove(s.txnPath())
 	}
 	if err := fs.Remove(swapPath(newSegment(dir, base).endPath())); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return storageErr("remove swap marker", err)

@@ -449,3 +449,136 @@ func TestCleanSmallDedupeBuffer(t *testing.T) {
 		t.Fatalf("%d records left, want 200", len(recs))
 	}
 }
+
+func TestCleanTransactions(t *testing.T) {
+	fs, c := NewMemFS(), newClock()
+	cfg := compactCfg(1 << 20)
+	l := mustOpen(t, "/d/t-0", cfg, memOpts(fs, c))
+	defer func() { l.Close() }()
+	ts := c.now().UnixMilli()
+	app := func(b []byte) int64 {
+		t.Helper()
+		res := mustAppend(t, l, b)
+		l.SetHighWatermark(l.LogEndOffset())
+		return res.BaseOffset
+	}
+	txnB := func(pid int64, seq int32, recs ...kv) []byte {
+		return kvBatch(t, kvSpec{recs: recs, pid: pid, seq: seq, txn: true, baseTs: ts})
+	}
+	plain := func(k, v string) []byte { return kvBatch(t, kvSpec{recs: []kv{{k: k, v: v}}, baseTs: ts}) }
+	marker := func(pid int64, typ int16) []byte { return EncodeControlBatch(pid, 0, typ, 0, ts) }
+
+	app(txnB(7, 0, kv{k: "a", v: "aborted-a"}, kv{k: "b", v: "aborted-b"})) // 0-1
+	app(txnB(8, 0, kv{k: "a", v: "c-a"}, kv{k: "c", v: "c-c"}))             // 2-3
+	l.roll()
+	app(marker(7, ControlAbort))  // 4
+	app(marker(8, ControlCommit)) // 5
+	app(plain("a", "a2"))         // 6
+	app(plain("c", "c2"))         // 7
+	l.roll()
+	app(txnB(8, 2, kv{k: "e", v: "e1"})) // 8
+	app(txnB(9, 0, kv{k: "d", v: "d1"})) // 9: stays open for now
+	l.roll()
+	app(marker(8, ControlCommit)) // 10
+	app(plain("y", "y1"))         // 11
+	l.roll()
+	app(plain("z", "z1")) // 12
+
+	if got := l.FirstUnstableOffset(); got != 9 {
+		t.Fatalf("first unstable %d, want 9", got)
+	}
+	if _, err := l.Clean(c.now()); err != nil {
+		t.Fatal(err)
+	}
+	if l.cleanedTo.Load() > 9 {
+		t.Fatalf("cleaned past the open transaction: %d", l.cleanedTo.Load())
+	}
+	recs, hs := readRecords(t, l)
+	byOff := map[int64]BatchHeader{}
+	for _, h := range hs {
+		byOff[h.BaseOffset] = h
+	}
+	for _, r := range recs {
+		if r.val == "aborted-a" || r.val == "aborted-b" || r.val == "c-a" || r.val == "c-c" {
+			t.Fatalf("record %+v survived", r)
+		}
+	}
+	if h, ok := byOff[0]; !ok || h.RecordCount != 0 || h.ProducerID != 7 || h.LastOffsetDelta != 1 || !h.IsTransactional() {
+		t.Fatalf("producer 7's last batch not kept empty: %+v (%v)", h, ok)
+	}
+	if _, ok := byOff[2]; ok {
+		t.Fatal("superseded committed batch kept")
+	}
+	for _, o := range []int64{4, 5} {
+		if h, ok := byOff[o]; !ok || h.Attributes&AttrDeleteHorizon != 0 {
+			t.Fatalf("marker %d: %+v %v (its transaction's batches were still there)", o, h, ok)
+		}
+	}
+	if ab := l.AbortedTransactions(0, 100); len(ab) != 1 || ab[0].ProducerID != 7 {
+		t.Fatalf("aborted index: %+v", ab)
+	}
+
+	// Producer 9 commits; the next cleaning stamps producer 8's first
+	// marker, whose transaction has no batch left, with a delete horizon.
+	app(marker(9, ControlCommit)) // 13
+	l.roll()
+	app(plain("z", "z2"))
+	c.add(time.Minute)
+	if _, err := l.Clean(c.now()); err != nil {
+		t.Fatal(err)
+	}
+	horizon := c.now().UnixMilli() + cfg.DeleteRetentionMs
+	_, hs = readRecords(t, l)
+	byOff = map[int64]BatchHeader{}
+	for _, h := range hs {
+		byOff[h.BaseOffset] = h
+	}
+	if h := byOff[5]; h.Attributes&AttrDeleteHorizon == 0 || h.BaseTimestamp != horizon || h.RecordCount != 1 {
+		t.Fatalf("empty transaction's marker not stamped: %+v", h)
+	}
+	if typ, err := ControlType(readBatchAt(t, l, 5)); err != nil || typ != ControlCommit {
+		t.Fatalf("stamped marker unreadable: %d %v", typ, err)
+	}
+	for _, o := range []int64{0, 4, 8, 10, 13} {
+		if h, ok := byOff[o]; !ok || h.Attributes&AttrDeleteHorizon != 0 {
+			t.Fatalf("batch %d: %+v %v", o, h, ok)
+		}
+	}
+	// Past the horizon the marker goes; the aborted transaction's marker
+	// stays while producer 7's (empty) last batch does.
+	c.add(time.Duration(cfg.DeleteRetentionMs+1) * time.Millisecond)
+	if due, _ := l.cleaningDue(c.now()); !due {
+		t.Fatal("not due at the marker's horizon")
+	}
+	if _, err := l.Clean(c.now()); err != nil {
+		t.Fatal(err)
+	}
+	_, hs = readRecords(t, l)
+	byOff = map[int64]BatchHeader{}
+	for _, h := range hs {
+		byOff[h.BaseOffset] = h
+	}
+	if _, ok := byOff[5]; ok {
+		t.Fatal("marker kept past its delete horizon")
+	}
+	if _, ok := byOff[4]; !ok {
+		t.Fatal("abort marker of a live producer's batch removed")
+	}
+	// The aborted-transaction index survives a restart.
+	l.Close()
+	l = mustOpen(t, "/d/t-0", cfg, memOpts(fs, c))
+	if ab := l.AbortedTransactions(0, 100); len(ab) != 1 || ab[0].ProducerID != 7 || ab[0].LastOffset != 4 {
+		t.Fatalf("aborted index after restart: %+v", ab)
+	}
+}
+
+// readBatchAt returns the batch holding offset o.
+func readBatchAt(t *testing.T, l *Log, o int64) []byte {
+	t.Helper()
+	b, err := l.Read(o, 1, l.LogEndOffset(), true)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("read %d: %v", o, err)
+	}
+	h, _ := ParseBatchHeader(b)
+	return b[:h.Size()]
+}

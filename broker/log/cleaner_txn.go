@@ -13,9 +13,10 @@ type txnRange struct{ first, last int64 }
 // of the whole log (Gregor keeps no .txnindex: the scan stands in for it).
 type txnInfo struct {
 	aborted map[int64][]txnRange // by producer ID, ascending
-	// lastBatch is the last offset of each producer's last batch: that
-	// batch is kept (emptied if need be) so that producer state rebuilt
-	// from the log keeps the producer's epoch and sequence.
+	// lastBatch is the last offset of each producer's last data batch (or,
+	// for a producer with none left, of its last marker): that batch is
+	// kept (emptied if need be) so that producer state rebuilt from the
+	// log keeps the producer's epoch and sequence, as Kafka does.
 	lastBatch map[int64]int64
 	// firstUnstable is the first offset of the earliest transaction that
 	// has no marker yet (MaxInt64 if none): nothing from there on may be
@@ -41,6 +42,7 @@ func (l *Log) scanTxns(segs []*segment, upto int64, stop func() bool) (*txnInfo,
 		firstUnstable: math.MaxInt64,
 	}
 	open := make(map[int64]int64) // producer ID -> first offset of its open transaction
+	lastCtl := make(map[int64]int64)
 	var ctl []byte
 	for _, s := range segs {
 		if s.base >= upto {
@@ -60,7 +62,11 @@ func (l *Log) scanTxns(segs []*segment, upto int64, stop func() bool) (*txnInfo,
 			if h.ProducerID < 0 {
 				return nil
 			}
-			info.lastBatch[h.ProducerID] = h.LastOffset()
+			if h.IsControl() {
+				lastCtl[h.ProducerID] = h.LastOffset()
+			} else {
+				info.lastBatch[h.ProducerID] = h.LastOffset()
+			}
 			switch {
 			case h.IsControl():
 				if cap(ctl) < h.Size() {
@@ -89,6 +95,11 @@ func (l *Log) scanTxns(segs []*segment, upto int64, stop func() bool) (*txnInfo,
 	}
 	for _, first := range open {
 		info.firstUnstable = min(info.firstUnstable, first)
+	}
+	for pid, o := range lastCtl {
+		if _, ok := info.lastBatch[pid]; !ok {
+			info.lastBatch[pid] = o
+		}
 	}
 	return info, nil
 }

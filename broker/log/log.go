@@ -32,19 +32,19 @@ type Log struct {
 	cache  *handleCache
 	mgr    *Manager // nil for a standalone log
 
-	mu       sync.Mutex
-	cfg      Config
-	segs     atomic.Pointer[[]*segment] // copy-on-write under mu, oldest first
-	active   *segment
-	pst      *txn.ProducerStateTable
+	mu     sync.Mutex
+	cfg    Config
+	segs   atomic.Pointer[[]*segment] // copy-on-write under mu, oldest first
+	active *segment
+	pst    *txn.ProducerStateTable
 	// aborted lists the aborted transactions, by marker offset (txn_index.go).
 	aborted []AbortedTxn
 	// firstUnstable is the first offset of the oldest open transaction, -1 if none.
 	firstUnstable atomic.Int64
-	epochs   []epochEntry
-	sig      chan struct{}
-	closed   bool
-	dirDirty bool // files created since the last SyncDir
+	epochs        []epochEntry
+	sig           chan struct{}
+	closed        bool
+	dirDirty      bool // files created since the last SyncDir
 	// unflushed counts records appended since the last flush; lastFlush is
 	// when the last flush finished (flush.messages, flush.ms).
 	unflushed int64

@@ -134,3 +134,55 @@ func TestIdempotentRetries(t *testing.T) {
 		t.Fatalf("end offset %d, want 6: a retry was appended twice", o.Offset)
 	}
 }
+
+func TestIdempotentRetryAfterRestart(t *testing.T) {
+	for _, how := range []string{"sigterm", "kill-9"} {
+		t.Run(how, func(t *testing.T) {
+			b := startBroker(t)
+			topic := uniqueTopic("idem-restart")
+			createTopic(t, b.addr(), topic, 1, nil)
+			c := dialRaw(t, b.addr())
+			initReq := kmsg.NewPtrInitProducerIDRequest()
+			initReq.SetVersion(4)
+			initReq.TransactionTimeoutMillis = -1
+			initReq.ProducerID, initReq.ProducerEpoch = -1, -1
+			initResp := kmsg.NewPtrInitProducerIDResponse()
+			c.roundTrip(t, initReq, initResp)
+			if initResp.ErrorCode != 0 {
+				t.Fatalf("InitProducerId: code %d", initResp.ErrorCode)
+			}
+			pid, epoch := initResp.ProducerID, initResp.ProducerEpoch
+			batches := [][]byte{
+				buildBatch(pid, epoch, 0, "a", "b"),
+				buildBatch(pid, epoch, 2, "c"),
+			}
+			for i, batch := range batches {
+				if r := produceRaw(t, c, topic, batch); r.ErrorCode != 0 {
+					t.Fatalf("batch %d: code %d", i, r.ErrorCode)
+				}
+			}
+			if how == "sigterm" {
+				b.stop()
+			} else {
+				b.kill()
+			}
+			b.restart()
+			// The producer's retry after the restart is still recognised.
+			c = dialRaw(t, b.addr())
+			r := produceRaw(t, c, topic, batches[1])
+			if (r.ErrorCode != 0 && r.ErrorCode != kerr.DuplicateSequenceNumber.Code) || r.BaseOffset != 2 {
+				t.Fatalf("retry after restart: code %d base offset %d, want the original offset 2", r.ErrorCode, r.BaseOffset)
+			}
+			next := produceRaw(t, c, topic, buildBatch(pid, epoch, 3, "d"))
+			if next.ErrorCode != 0 || next.BaseOffset != 3 {
+				t.Fatalf("next batch after restart: code %d base offset %d, want 3", next.ErrorCode, next.BaseOffset)
+			}
+			got := consumeAll(t, testCtx(t, 30*time.Second), b.addr(), topic, 0, 4)
+			for i, want := range []string{"a", "b", "c", "d"} {
+				if string(got[i].Value) != want {
+					t.Fatalf("offset %d: %q, want %q", i, got[i].Value, want)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -191,4 +192,60 @@ func produceUntilKilled(t *testing.T, b *testBroker, topic string, round, target
 		t.Fatalf("acks shrank")
 	}
 	return acks
+}
+
+func TestRestartKeepsDeletionsAndLock(t *testing.T) {
+	b := startBroker(t)
+	ctx := testCtx(t, 60*time.Second)
+	gone, kept := uniqueTopic("gone"), uniqueTopic("kept")
+	big := "2097152"
+	createTopic(t, b.addr(), gone, 2, nil)
+	createTopic(t, b.addr(), kept, 1, map[string]*string{"max.message.bytes": &big})
+	cl := newClient(t, b.addr(), kgo.ProducerBatchMaxBytes(2<<20))
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: gone, Value: []byte("old")}, &kgo.Record{Topic: kept, Value: []byte("kept")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := newKadm(t, b.addr()).DeleteTopic(ctx, gone); err != nil || r.Err != nil {
+		t.Fatalf("delete: %v %v", err, r.Err)
+	}
+
+	// A second broker on the same data directory refuses to start.
+	second, err := StartGregor(ctx, gregorBin, b.dataDir)
+	if err == nil {
+		second.Kill()
+		t.Fatal("a second broker started on a locked data directory")
+	}
+	if !strings.Contains(err.Error(), "lock") {
+		t.Errorf("second broker on the same data directory failed without naming the lock: %v", err)
+	}
+
+	b.stop()
+	b.restart()
+	d, err := newKadm(t, b.addr()).ListTopics(ctx, gone, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d[gone].Err == nil {
+		t.Fatalf("deleted topic %s is back after a restart", gone)
+	}
+	if d[kept].Err != nil {
+		t.Fatalf("topic %s lost: %v", kept, d[kept].Err)
+	}
+	// The topic's config survived: a record over the broker default but
+	// under the topic's max.message.bytes is accepted.
+	cl2 := newClient(t, b.addr(), kgo.ProducerBatchMaxBytes(2<<20))
+	large := make([]byte, 1500*1024)
+	if err := cl2.ProduceSync(ctx, &kgo.Record{Topic: kept, Value: large}).FirstErr(); err != nil {
+		t.Fatalf("large record after restart (topic max.message.bytes lost?): %v", err)
+	}
+	createTopic(t, b.addr(), gone, 2, nil)
+	ends, err := newKadm(t, b.addr()).ListEndOffsets(ctx, gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset != 0 {
+			t.Errorf("recreated %s/%d after restart: end offset %d, want 0", gone, o.Partition, o.Offset)
+		}
+	})
 }

@@ -2,15 +2,21 @@
 // franz-go workload and prints the figures side by side, with ratios to
 // kfake and each broker's resident memory. `make bench` runs it.
 //
-// Three brokers run, one after another, each as its own child process (so
-// its memory is measured alone, from /proc/PID/status): gregor with the
-// default flush policy, gregor with --flush durable, and kfake. On each:
+// Three brokers run, each as its own child process (so its memory is
+// measured alone, from /proc/PID/status): gregor with the default flush
+// policy, gregor with --flush durable, and kfake. On each:
 //
 //   - produce -records records of 100 B over -partitions partitions with
 //     acks=all (idempotent, linger 5ms), then consume them all;
 //   - end-to-end latency (produce to consume) at -rate records/s for
-//     -latency-secs seconds;
+//     -latency;
 //   - the same with 1 KB records (-records-1k of them).
+//
+// The brokers are started together and the phases interleaved (each phase
+// runs on every broker back to back, in an order rotated each round), so
+// background load on a shared machine skews all columns alike. With
+// -rounds N each figure is the best of N rounds. The load average is
+// printed before and after: on a busy machine, take the ratios with care.
 //
 // Usage:
 //
@@ -47,6 +53,7 @@ var (
 	rate       = flag.Int("rate", 5000, "records/s in the latency phases")
 	latSecs    = flag.Duration("latency", 5*time.Second, "length of each latency phase")
 	only       = flag.String("targets", "gregor-os,gregor-durable,kfake", "comma-separated brokers to run")
+	rounds     = flag.Int("rounds", 1, "rounds of every phase; each figure is the best round")
 	kfakeChild = flag.Bool("kfake-child", false, "internal: run kfake and print its ready line")
 )
 
@@ -112,19 +119,56 @@ func main() {
 	for _, n := range strings.Split(*only, ",") {
 		want[strings.TrimSpace(n)] = true
 	}
-	fmt.Fprintf(os.Stderr, "benchcompare: %d x 100 B and %d x 1 KB over %d partitions, acks=all; latency at %d records/s for %v\n",
-		*records, *records1k, *partitions, *rate, *latSecs)
-	var results []result
+	fmt.Fprintf(os.Stderr, "benchcompare: %d x 100 B and %d x 1 KB over %d partitions, acks=all; latency at %d records/s for %v; %d round(s)\n",
+		*records, *records1k, *partitions, *rate, *latSecs, *rounds)
+	loadBefore := loadAvg()
+	var running []*running
 	for _, t := range targets {
-		if !want[t.name] {
-			continue
+		if want[t.name] {
+			r, err := t.launch()
+			if err != nil {
+				die("%s: %v", t.name, err)
+			}
+			running = append(running, r)
 		}
-		r, err := t.run()
-		if err != nil {
-			die("%s: %v", t.name, err)
-		}
-		results = append(results, r)
 	}
+	if len(running) == 0 {
+		die("no targets in -targets %q", *only)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	for _, size := range []struct {
+		label string
+		n, sz int
+		pick  func(r *result) *workload
+	}{
+		{"100b", *records, 100, func(r *result) *workload { return &r.Small }},
+		{"1kb", *records1k, 1000, func(r *result) *workload { return &r.Big }},
+	} {
+		for round := range *rounds {
+			for i := range running {
+				r := running[(i+round)%len(running)]
+				w, err := measure(ctx, r.name, r.p.Addr(), fmt.Sprintf("%s-r%d", size.label, round), size.n, size.sz)
+				if err != nil {
+					die("%s: %v\nbroker output:\n%s", r.name, err, tail(r.p.Output(), 40))
+				}
+				size.pick(&r.result).keepBest(w)
+			}
+		}
+	}
+	var results []result
+	for _, r := range running {
+		m, err := r.p.Memory()
+		if err != nil {
+			die("%s: %v", r.name, err)
+		}
+		r.result.Memory = m
+		if err := r.p.Stop(30 * time.Second); err != nil && r.name != "kfake" {
+			fmt.Fprintf(os.Stderr, "%s: unclean stop: %v\n", r.name, err)
+		}
+		results = append(results, r.result)
+	}
+	fmt.Printf("load average before: %s, after: %s (2 cores: above ~1.5 the figures are skewed by other work)\n\n", loadBefore, loadAvg())
 	runCleanups()
 	printTable(os.Stdout, results)
 }
@@ -183,38 +227,56 @@ type result struct {
 	Memory     integration.Memory
 }
 
-func (t target) run() (result, error) {
-	r := result{Name: t.name}
+// running is a started target and what was measured on it.
+type running struct {
+	name   string
+	p      *integration.Process
+	result result
+}
+
+// launch starts the target's broker with a temporary data directory; both
+// are removed at exit.
+func (t target) launch() (*running, error) {
 	dir, err := os.MkdirTemp("", "benchcompare-"+t.name+"-")
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	atExit(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	p, err := t.start(ctx, dir)
-	cancel()
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	atExit(p.Kill)
 	fmt.Fprintf(os.Stderr, "%s: ready on %s (pid %d)\n", t.name, p.Addr(), p.Pid())
+	return &running{name: t.name, p: p, result: result{Name: t.name}}, nil
+}
 
-	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	if r.Small, err = measure(ctx, t.name, p.Addr(), "100b", *records, 100); err != nil {
-		return r, fmt.Errorf("%w\nbroker output:\n%s", err, tail(p.Output(), 40))
+// keepBest merges another round's figures: the higher throughput, the
+// latency round with the lower p99.
+func (w *workload) keepBest(o workload) {
+	if w.Produce.Secs == 0 || o.Produce.RecsPerSec() > w.Produce.RecsPerSec() {
+		w.Produce = o.Produce
 	}
-	if r.Big, err = measure(ctx, t.name, p.Addr(), "1kb", *records1k, 1000); err != nil {
-		return r, fmt.Errorf("%w\nbroker output:\n%s", err, tail(p.Output(), 40))
+	if w.Consume.Secs == 0 || o.Consume.RecsPerSec() > w.Consume.RecsPerSec() {
+		w.Consume = o.Consume
 	}
-	if r.Memory, err = p.Memory(); err != nil {
-		return r, err
+	if len(w.Latency) == 0 || (len(o.Latency) > 0 && o.Latency.quantile(0.99) < w.Latency.quantile(0.99)) {
+		w.Latency = o.Latency
 	}
-	if err := p.Stop(30 * time.Second); err != nil && t.name != "kfake" {
-		fmt.Fprintf(os.Stderr, "%s: unclean stop: %v\n", t.name, err)
+}
+
+// loadAvg is the 1-minute load average from /proc/loadavg.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
 	}
-	os.RemoveAll(dir)
-	return r, nil
+	if f := strings.Fields(string(data)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // measure runs the throughput and latency phases for one record size.

@@ -109,7 +109,7 @@ func printTable(out io.Writer, results []result) {
 		if !atLeast {
 			cmp = "<"
 		}
-		fmt.Fprintf(out, "  %-44s %8.2f  (target %s %g)  %s\n", what, got, cmp, want, verdict)
+		fmt.Fprintf(out, "  %-44s %8.3f  (target %s %g)  %s\n", what, got, cmp, want, verdict)
 	}
 	check("gregor-os produce records/s vs kfake", os.Small.Produce.RecsPerSec()/ref.Small.Produce.RecsPerSec(), 1.0, true)
 	check("gregor-os consume records/s vs kfake", os.Small.Consume.RecsPerSec()/ref.Small.Consume.RecsPerSec(), 1.5, true)

@@ -142,6 +142,13 @@ func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kms
 	case c == blog.CompressionZstd && version < 7:
 		return 0, kerr.UnsupportedCompressionType, "zstd needs Produce v7 or newer"
 	}
+	if set.compaction { // compacted topics need a key on every record (broker/log cleaner)
+		if err := blog.CheckKeys(records); errors.Is(err, blog.ErrNullKey) {
+			return 0, kerr.InvalidRecord, err.Error()
+		} else if err != nil {
+			return 0, kerr.CorruptMessage, err.Error()
+		}
+	}
 	if h.IsTransactional() {
 		if req.TransactionID == nil {
 			return 0, kerr.InvalidRecord, "transactional batch in a produce request without a transactional ID"

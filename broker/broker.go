@@ -105,12 +105,12 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 			b.closeStorage()
 		}
 	}()
-	logs, err := blog.OpenManager(cfg.DataDir, blog.Options{
+	logs, err := blog.OpenManager(cfg.DataDir, b.cleanerOptions(blog.Options{ // log_cleaner.go
 		FS:                     o.logFS,
 		Logger:                 o.logger,
 		RetentionCheckInterval: cfg.RetentionCheckEvery,
 		CheckpointInterval:     time.Duration(b.brokerIntSetting("log.flush.offset.checkpoint.interval.ms", 60000)) * time.Millisecond,
-	})
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("open logs: %w", err)
 	}

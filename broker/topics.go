@@ -137,6 +137,14 @@ func (b *Broker) settingsFor(dynamic map[string]string) *topicSettings {
 	s.tsBeforeMaxMs = num("message.timestamp.before.max.ms")
 	s.tsAfterMaxMs = num("message.timestamp.after.max.ms")
 	s.compaction = strings.Contains(s.values["cleanup.policy"], "compact")
+	// Compaction settings for the log cleaner (broker/log).
+	s.log.CleanupPolicy = s.values["cleanup.policy"]
+	s.log.DeleteRetentionMs = num("delete.retention.ms")
+	s.log.MinCompactionLagMs = num("min.compaction.lag.ms")
+	s.log.MaxCompactionLagMs = num("max.compaction.lag.ms")
+	if r, err := strconv.ParseFloat(s.values["min.cleanable.dirty.ratio"], 64); err == nil {
+		s.log.MinCleanableDirtyRatio = r
+	}
 	return s
 }
 

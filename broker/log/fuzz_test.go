@@ -1,6 +1,7 @@
 package log
 
 import (
+	"fmt"
 	"os"
 	"testing"
 )
@@ -69,6 +70,59 @@ func FuzzRecovery(f *testing.F) {
 		// The recovered log accepts appends.
 		if _, err := l.Append(makeBatch(t, testBatch{}), AppendOptions{}); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzRecords decodes arbitrary bytes as a batch's records, as the cleaner
+// and CheckKeys do: no panic, and a key or value never reaches past its record.
+func FuzzRecords(f *testing.F) {
+	b := kvBatch(f, kvSpec{recs: []kv{{k: "a", v: "1"}, {k: "b", tomb: true}, {noKey: true, v: "x"}}})
+	f.Add(b[BatchHeaderSize:], int32(3))
+	f.Add([]byte{2, 0}, int32(1))
+	f.Fuzz(func(t *testing.T, recs []byte, n int32) {
+		if n > 1000 {
+			n = 1000
+		}
+		forEachRecord(recs, n, func(r *record) error {
+			if len(r.key) > len(r.body) || len(r.value) > len(r.body) || r.afterTs > len(r.body) {
+				t.Fatalf("record fields past the record: %+v", r)
+			}
+			appendRecord(nil, r, r.tsDelta+1)
+			return nil
+		})
+		batch := kvBatch(t, kvSpec{recs: []kv{{k: "k", v: "v"}}})
+		batch = append(batch[:BatchHeaderSize], recs...)
+		binSetLen(batch)
+		CheckKeys(batch)
+	})
+}
+
+func binSetLen(b []byte) {
+	n := len(b) - BatchOverhead
+	b[offBatchLength], b[offBatchLength+1], b[offBatchLength+2], b[offBatchLength+3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+}
+
+// FuzzCheckpoint parses arbitrary checkpoint files (log start, recovery
+// point and cleaner-offset-checkpoint share the format) and swap markers.
+func FuzzCheckpoint(f *testing.F) {
+	f.Add([]byte("0\n2\nt 0 5\nt 1 7\n"))
+	f.Add([]byte("0\n0\n"))
+	f.Add([]byte("12345\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, err := parseCheckpoint(b); err == nil {
+			m2, err := parseCheckpoint(formatCheckpoint(m))
+			if err != nil || len(m2) != len(m) {
+				t.Fatalf("round trip: %v %v vs %v", err, m2, m)
+			}
+		}
+		if o, err := parseSwapEnd(b); err == nil {
+			if o < 0 {
+				t.Fatalf("negative end %d", o)
+			}
+			if o2, err := parseSwapEnd([]byte(fmt.Sprintf("%d\n", o))); err != nil || o2 != o {
+				t.Fatalf("round trip %d: %d %v", o, o2, err)
+			}
 		}
 	})
 }

@@ -26,6 +26,9 @@ var zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
 	return d
 })
 
+// lz4Readers keeps readers (and their block buffers) for reuse.
+var lz4Readers = sync.Pool{New: func() any { return lz4.NewReader(nil) }}
+
 // xerialMagic starts snappy data framed by xerial's snappy-java, which the
 // Java producer uses.
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
@@ -45,7 +48,10 @@ func batchRecords(batch []byte, h *BatchHeader) ([]byte, error) {
 	case CompressionSnappy:
 		return snappyDecode(data)
 	case CompressionLZ4:
-		return readLimited(lz4.NewReader(bytes.NewReader(data)), "lz4")
+		r := lz4Readers.Get().(*lz4.Reader)
+		defer lz4Readers.Put(r)
+		r.Reset(bytes.NewReader(data))
+		return readLimited(r, "lz4")
 	case CompressionZstd:
 		out, err := zstdDecoder().DecodeAll(data, nil)
 		if err != nil {

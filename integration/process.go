@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -32,37 +31,13 @@ type Process struct {
 	err  error         // cmd.Wait's result, set before done is closed
 }
 
-// StartGregor starts `bin broker` listening on a free loopback port with its
+// StartGregor starts `bin broker` listening on a free loopback port (port
+// 0: the kernel picks it, the broker advertises the bound port) with its
 // data in dataDir, with any extra broker flags (such as "--flush",
 // "durable" or "--set", "k=v"), and waits for its ready line.
-//
-// The port is picked here rather than with --listen 127.0.0.1:0 because the
-// broker must advertise the port clients can reach; if another process takes
-// the port before the broker binds it, the start is retried.
 func StartGregor(ctx context.Context, bin, dataDir string, extra ...string) (*Process, error) {
-	var err error
-	for range 5 {
-		var port int
-		if port, err = freePort(); err != nil {
-			return nil, err
-		}
-		args := append([]string{"broker", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir}, extra...)
-		var p *Process
-		if p, err = Start(ctx, bin, args...); err == nil || !strings.Contains(err.Error(), "address already in use") {
-			return p, err
-		}
-	}
-	return nil, err
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	args := append([]string{"broker", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
+	return Start(ctx, bin, args...)
 }
 
 // Start runs bin with args and waits until it prints a line containing

@@ -30,49 +30,18 @@ if [ -z "$BIN" ]; then
 	(cd "$ROOT" && go build -o "$BIN" ./cmd/gregor)
 fi
 
-# A free loopback port: a random one nobody answers on. (The broker must be told
-# its real port, since it advertises it.) If another process takes it first,
-# the broker fails to bind and we try another.
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-start_broker() {
-	PORT=$(free_port) || { echo "no free port" >&2; return 1; }
-	ADDR=127.0.0.1:$PORT
-	"$BIN" broker --listen "$ADDR" --data-dir "$WORK/data" >"$WORK/broker.out" 2>"$WORK/broker.err" &
-	PID=$!
-	for _ in $(seq 1 300); do
-		grep -q " ready on " "$WORK/broker.out" 2>/dev/null && return 0
-		if ! kill -0 "$PID" 2>/dev/null; then
-			wait "$PID" 2>/dev/null || true
-			PID=
-			return 1
-		fi
-		sleep 0.1
-	done
-	echo "gregor not ready after 30s" >&2
-	return 1
-}
-
-started=
-for _ in 1 2 3; do
-	if start_broker; then started=1; break; fi
-	grep -q "address already in use" "$WORK/broker.err" || break
+# Port 0: the kernel picks a free port, the broker advertises the bound one and
+# prints it in its ready line ("gregor broker VERSION ready on ADDR (...)").
+"$BIN" broker --listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/broker.out" 2>"$WORK/broker.err" &
+PID=$!
+ADDR=
+for _ in $(seq 1 300); do
+	ADDR=$(sed -n 's/.* ready on \([^ ]*\).*/\1/p' "$WORK/broker.out" 2>/dev/null | head -n 1)
+	[ -n "$ADDR" ] && break
+	kill -0 "$PID" 2>/dev/null || { echo "gregor exited before it was ready:" >&2; cat "$WORK/broker.err" >&2; exit 1; }
+	sleep 0.1
 done
-if [ -z "$started" ]; then
-	echo "gregor did not start:" >&2
-	cat "$WORK/broker.err" >&2
-	exit 1
-fi
+[ -n "$ADDR" ] || { echo "gregor not ready after 30s" >&2; cat "$WORK/broker.err" >&2; exit 1; }
 echo "gregor ready on $ADDR (data $WORK/data)"
 
 set +e

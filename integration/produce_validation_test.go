@@ -217,3 +217,57 @@ func TestFetchOffsetOutOfRange(t *testing.T) {
 		t.Errorf("fetch at the end: code %d, %d bytes, high watermark %d", p.ErrorCode, len(p.RecordBatches), p.HighWatermark)
 	}
 }
+
+func TestProducePerPartitionErrors(t *testing.T) {
+	b := startBroker(t)
+	topic := uniqueTopic("perpartition")
+	createTopic(t, b.addr(), topic, 2, nil)
+	c := dialRaw(t, b.addr())
+	bad := buildBatch(-1, -1, -1, "bad")
+	bad[len(bad)-1] ^= 0xff
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	for p, records := range [][]byte{buildBatch(-1, -1, -1, "good"), bad, buildBatch(-1, -1, -1, "nowhere")} {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = int32(p), records
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := kmsg.NewPtrProduceResponse()
+	c.roundTrip(t, req, resp)
+	codes := map[int32]int16{}
+	for _, p := range resp.Topics[0].Partitions {
+		codes[p.Partition] = p.ErrorCode
+	}
+	if codes[0] != 0 || codes[1] != kerr.CorruptMessage.Code || codes[2] != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("codes by partition %v, want 0: none, 1: CORRUPT_MESSAGE, 2: UNKNOWN_TOPIC_OR_PARTITION", codes)
+	}
+	ctx := testCtx(t, 30*time.Second)
+	ends, err := newKadm(t, b.addr()).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range []int64{1, 0} {
+		if o, _ := ends.Lookup(topic, int32(p)); o.Offset != want {
+			t.Errorf("partition %d: end offset %d, want %d", p, o.Offset, want)
+		}
+	}
+	// ListOffsets for a partition that does not exist.
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.SetVersion(7)
+	lo.ReplicaID = -1
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = topic
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = 5, -1, -1
+	lt.Partitions = append(lt.Partitions, lp)
+	lo.Topics = append(lo.Topics, lt)
+	loResp := kmsg.NewPtrListOffsetsResponse()
+	c.roundTrip(t, lo, loResp)
+	if code := loResp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("ListOffsets of partition 5: code %d, want UNKNOWN_TOPIC_OR_PARTITION", code)
+	}
+}

@@ -66,7 +66,9 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		t.Run("flush="+policy, func(t *testing.T) {
 			b := startBroker(t, "--flush", policy)
 			topic := uniqueTopic("crash")
-			createTopic(t, b.addr(), topic, 3, nil)
+			// Small segments, so crashes also land around segment rolls.
+			segment := "262144"
+			createTopic(t, b.addr(), topic, 3, map[string]*string{"segment.bytes": &segment})
 			var acks []acked
 			for round := range 3 { // three crashes, each checked after recovery
 				got := produceUntilKilled(t, b, topic, round, 20000)

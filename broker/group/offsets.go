@@ -9,7 +9,8 @@ import (
 // ValidateCommit checks an OffsetCommit against the group as Kafka does.
 // Generation -1 with no member ID commits to an empty group (kcat,
 // kafka-go, admin clients); otherwise the member and generation must be
-// current, and a group that is rebalancing answers REBALANCE_IN_PROGRESS.
+// current, and a group waiting for its assignment (CompletingRebalance)
+// answers REBALANCE_IN_PROGRESS.
 func (g *Group) ValidateCommit(req CommitRequest) *kerr.Error {
 	if g.state == Dead {
 		return kerr.CoordinatorNotAvailable
@@ -27,7 +28,10 @@ func (g *Group) ValidateCommit(req CommitRequest) *kerr.Error {
 	} else if !req.Transactional && g.state != Empty {
 		return kerr.UnknownMemberID
 	}
-	if !req.Transactional && g.state == PreparingRebalance {
+	if !req.Transactional && g.state == CompletingRebalance {
+		// The member has its new generation but not yet its assignment.
+		// (In PreparingRebalance commits of the current generation are
+		// accepted: cooperative members commit before they revoke.)
 		return kerr.RebalanceInProgress
 	}
 	return nil

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the shared conformance kit (../shared/conformance, beside this repository)
 # against a fresh gregor broker: builds gregor, starts it on a free loopback port
-# with a temporary data directory, runs the kit, stops the broker and exits with
-# the kit's status. Extra environment (PROBE_SUITES, PROBE_CONFORM_ARGS) passes
+# with a temporary data directory, runs (a private copy of) the kit, stops the
+# broker and exits with the kit's status. Extra environment (PROBE_SUITES, PROBE_CONFORM_ARGS) passes
 # through to the kit. GREGOR_BIN picks a prebuilt binary.
 set -euo pipefail
 
@@ -44,8 +44,13 @@ done
 [ -n "$ADDR" ] || { echo "gregor not ready after 30s" >&2; cat "$WORK/broker.err" >&2; exit 1; }
 echo "gregor ready on $ADDR (data $WORK/data)"
 
+# Run a private copy of the kit: it writes its binaries and logs beside its run
+# script, and two runs sharing ../shared/conformance/logs would mix their results.
+mkdir -p "$WORK/kit"
+(cd "$KIT" && tar --exclude=./bin --exclude=./logs -cf - .) | tar -xf - -C "$WORK/kit"
+
 set +e
-"$KIT/run" "$ADDR"
+"$WORK/kit/run" "$ADDR"
 STATUS=$?
 set -e
 

@@ -14,9 +14,9 @@ import (
 // committed, including for groups that do not exist), with their metadata
 // strings and leader epochs. While the group's partition of
 // __consumer_offsets is loading the answer is COORDINATOR_LOAD_IN_PROGRESS,
-// never "nothing committed". RequireStable has nothing to wait for: commits
-// are visible only once written, and transactional commits do not exist
-// yet.
+// never "nothing committed". With RequireStable, a partition with a
+// transactional commit (TxnOffsetCommit) still awaiting its transaction's
+// marker answers UNSTABLE_OFFSET_COMMIT, which the client retries (KIP-447).
 //
 // Version notes:
 //   - v1: offsets from __consumer_offsets (v0 meant ZooKeeper; served the same)
@@ -73,6 +73,8 @@ func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
 			p.Metadata = kmsg.StringPtr(f.Metadata)
 			if kErr != nil {
 				p.ErrorCode = kErr.Code
+			} else if req.RequireStable && gc.HasPendingTxnOffsets(req.Group, []group.TopicPartition{f.TopicPartition}) {
+				p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
 			}
 			t.Partitions = append(t.Partitions, p)
 		}
@@ -129,6 +131,9 @@ func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
 			p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset.Offset, f.LeaderEpoch
 			p.Metadata = kmsg.StringPtr(f.Metadata)
+			if req.RequireStable && gc.HasPendingTxnOffsets(rg.Group, []group.TopicPartition{f.TopicPartition}) {
+				p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
+			}
 			t.Partitions = append(t.Partitions, p)
 		}
 		for id, parts := range unknownIDs {

@@ -142,6 +142,16 @@ func (s *offsetsStore) partition(i int32) (*partition, error) {
 // Append writes recs as one batch, fsyncs under the durable flush policy,
 // and advances the high watermark.
 func (s *offsetsStore) Append(i int32, recs []group.Record) error {
+	return s.appendBatch(i, group.EncodeBatch(recs, time.Now().UnixMilli()))
+}
+
+// AppendTxn writes a transactional producer's offset commits as one
+// transactional batch (TxnOffsetCommit).
+func (s *offsetsStore) AppendTxn(i int32, producerID int64, epoch int16, recs []group.Record) error {
+	return s.appendBatch(i, group.EncodeTxnBatch(recs, time.Now().UnixMilli(), producerID, epoch))
+}
+
+func (s *offsetsStore) appendBatch(i int32, batch []byte) error {
 	p, err := s.partition(i)
 	if err != nil {
 		return err
@@ -149,7 +159,6 @@ func (s *offsetsStore) Append(i int32, recs []group.Record) error {
 	mu, _ := s.locks.LoadOrStore(i, new(sync.Mutex))
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
-	batch := group.EncodeBatch(recs, time.Now().UnixMilli())
 	res, err := p.log.Append(batch, blog.AppendOptions{LeaderEpoch: p.log.LeaderEpoch()})
 	if err != nil {
 		if errors.Is(err, blog.ErrStorage) {

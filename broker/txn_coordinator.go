@@ -496,5 +496,5 @@ func (b *Broker) completeTxnOffsets(pid int64, offsetsPartition int32, commit bo
 	if b.groups == nil {
 		return
 	}
-	// PENDING(txn-offsets): wire to the group coordinator.
+	b.groups.CompleteTxnOffsets(pid, offsetsPartition, commit)
 }

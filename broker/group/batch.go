@@ -64,6 +64,19 @@ func EncodeBatch(recs []Record, timestampMs int64) []byte {
 	return b
 }
 
+// EncodeTxnBatch is EncodeBatch for a transactional producer's offset
+// commits: the batch carries the producer's ID and epoch and the
+// transactional attribute, so its transaction's marker commits or aborts it.
+func EncodeTxnBatch(recs []Record, timestampMs, producerID int64, epoch int16) []byte {
+	b := EncodeBatch(recs, timestampMs)
+	be := binary.BigEndian
+	be.PutUint16(b[batchAttrsAt:], be.Uint16(b[batchAttrsAt:])|0x10)
+	be.PutUint64(b[43:], uint64(producerID))
+	be.PutUint16(b[51:], uint16(epoch))
+	be.PutUint32(b[batchCRCAt:], crc32.Checksum(b[batchAttrsAt:], castagnoli))
+	return b
+}
+
 // DecodeBatch decodes the records of one magic-v2 record batch, checking
 // its CRC. Control batches decode to no records. It returns the batch size
 // so a caller can walk a run of batches.

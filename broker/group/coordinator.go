@@ -16,6 +16,10 @@ type Storage interface {
 	// they are as durable as the broker's flush policy promises and
 	// visible to readers.
 	Append(partition int32, recs []Record) error
+	// AppendTxn is Append for a transactional producer's offset commits
+	// (TxnOffsetCommit): one transactional batch carrying its producer ID
+	// and epoch, which the transaction's marker later commits or aborts.
+	AppendTxn(partition int32, producerID int64, epoch int16, recs []Record) error
 	// Replay calls fn with the partition's bytes from its log start to its
 	// high watermark, in chunks of whole magic-v2 record batches.
 	Replay(partition int32, fn func(batches []byte) error) error

@@ -29,6 +29,19 @@ func (m *memStorage) Append(p int32, recs []Record) error {
 	return nil
 }
 
+func (m *memStorage) AppendTxn(p int32, pid int64, epoch int16, recs []Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errors.New("disk on fire")
+	}
+	if m.parts == nil {
+		m.parts = map[int32][]byte{}
+	}
+	m.parts[p] = append(m.parts[p], EncodeTxnBatch(recs, time.Now().UnixMilli(), pid, epoch)...)
+	return nil
+}
+
 func (m *memStorage) Replay(p int32, fn func([]byte) error) error {
 	m.mu.Lock()
 	b := append([]byte(nil), m.parts[p]...)

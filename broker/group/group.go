@@ -88,6 +88,9 @@ type Group struct {
 	subscribed map[string]bool
 
 	offsets map[TopicPartition]Offset
+	// txnOffsets are transactional commits (TxnOffsetCommit) waiting for
+	// their transaction's marker, by producer ID (txn.go).
+	txnOffsets map[int64]map[TopicPartition]Offset
 }
 
 // NewGroup returns an Empty group. cfg must have been validated; the group
@@ -103,6 +106,7 @@ func NewGroup(cfg *Config, id string, now int64) *Group {
 		pending:        map[string]int64{},
 		pendingSync:    map[string]bool{},
 		offsets:        map[TopicPartition]Offset{},
+		txnOffsets:     map[int64]map[TopicPartition]Offset{},
 	}
 }
 

@@ -104,8 +104,8 @@ func (t *ProducerStateTable) Check(b Batch) (Decision, error) {
 	if b.ProducerEpoch < e.Epoch {
 		return Decision{}, fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidEpoch, b.ProducerID, b.ProducerEpoch, e.Epoch)
 	}
-	if b.Control {
-		return Decision{}, nil // markers carry no sequence
+	if b.Control || b.FirstSequence < 0 {
+		return Decision{}, nil // markers and coordinator-written batches carry no sequence
 	}
 	if b.ProducerEpoch == e.Epoch {
 		for _, c := range e.Batches {

@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregorhq/gregor/broker/group"
+	"github.com/gregorhq/gregor/broker/txn"
+)
+
+// TxnOffsetCommit: v0-4
+//
+// Commits a consumer group's offsets inside a producer's transaction
+// (consume-transform-produce): the producer's ID and epoch must be current
+// and the group's __consumer_offsets partition must have been added with
+// AddOffsetsToTxn. The offsets are written as a transactional batch and stay
+// invisible to OffsetFetch until EndTxn's marker commits them (or drops
+// them on abort).
+//
+// Version notes:
+//   - v2: per-partition CommittedLeaderEpoch
+//   - v3: GenerationID, MemberID, GroupInstanceID checked against the group
+//     (KIP-447); flexible; PRODUCER_FENCED (KIP-588)
+//   - v4: no field changes (KIP-890 part 1)
+
+func init() { register(28, 0, 4, handleTxnOffsetCommit) }
+
+func handleTxnOffsetCommit(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.TxnOffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	fenced := kerr.ProducerFenced
+	if r.version < 3 {
+		fenced = kerr.InvalidProducerEpoch
+	}
+	answer := func(codeFor func(topic string, part int32) int16) (kmsg.Response, error) {
+		for _, rt := range req.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, codeFor(rt.Topic, rp.Partition)
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil
+	}
+	fail := func(e *kerr.Error) (kmsg.Response, error) {
+		return answer(func(string, int32) int16 { return e.Code })
+	}
+	gc, kErr := b.groupCoordinator()
+	if kErr != nil {
+		return fail(kErr)
+	}
+	if kErr := b.checkTxnOffsetCommit(req, gc, fenced); kErr != nil {
+		return fail(kErr)
+	}
+	var offsets []group.CommitOffset
+	unknown := map[group.TopicPartition]bool{}
+	for _, rt := range req.Topics {
+		t := b.topicByName(rt.Topic)
+		for _, rp := range rt.Partitions {
+			tp := group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			if t.partition(rp.Partition) == nil {
+				unknown[tp] = true
+				continue
+			}
+			md := ""
+			if rp.Metadata != nil {
+				md = *rp.Metadata
+			}
+			offsets = append(offsets, group.CommitOffset{TopicPartition: tp, Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: md, ExpireTimestamp: -1})
+		}
+	}
+	creq := group.CommitRequest{Generation: req.Generation, MemberID: req.MemberID}
+	if req.InstanceID != nil {
+		creq.InstanceID = *req.InstanceID
+	}
+	if r.version < 3 {
+		creq = group.CommitRequest{Generation: -1}
+	}
+	errs := gc.CommitTxnOffsets(req.Group, req.ProducerID, req.ProducerEpoch, creq, offsets)
+	byTP := map[group.TopicPartition]*kerr.Error{}
+	for i, o := range offsets {
+		byTP[o.TopicPartition] = errs[i]
+	}
+	return answer(func(topic string, part int32) int16 {
+		tp := group.TopicPartition{Topic: topic, Partition: part}
+		if unknown[tp] {
+			return kerr.UnknownTopicOrPartition.Code
+		}
+		if e := byTP[tp]; e != nil {
+			return e.Code
+		}
+		return 0
+	})
+}
+
+// checkTxnOffsetCommit checks the producer against its transaction and that
+// the group's offsets partition is part of it.
+func (b *Broker) checkTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, gc *group.Coordinator, fenced *kerr.Error) *kerr.Error {
+	e := b.lookupTxn(req.TransactionalID)
+	if e == nil {
+		return kerr.InvalidProducerIDMapping
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.txn == nil {
+		return kerr.InvalidProducerIDMapping
+	}
+	if kErr := e.txn.CheckProducer(req.ProducerID, req.ProducerEpoch, fenced); kErr != nil {
+		return kErr
+	}
+	if !e.txn.Has(txn.TopicPartition{Topic: offsetsTopic, Partition: gc.PartitionFor(req.Group)}) {
+		return kerr.InvalidTxnState
+	}
+	return nil
+}

@@ -78,6 +78,12 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 				sp.ErrorCode = topicErr.Code
 			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case t.internal:
+				// Only the broker writes __consumer_offsets and __transaction_state.
+				sp.ErrorCode = kerr.InvalidTopicException.Code
+				if r.version >= 8 {
+					sp.ErrorMessage = kmsg.StringPtr("Cannot append to internal topic " + t.name)
+				}
 			default:
 				next, kErr, msg := b.produceTo(p, rp.Records, r.version, req, now, &sp)
 				if kErr == nil {

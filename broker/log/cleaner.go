@@ -334,7 +334,11 @@ func (l *Log) buildOffsetMap(c *cleaner, v cleanView, firstDirty, cleanEnd int64
 			pos = s.idx.lookup(firstDirty - s.base)
 		}
 		full := int64(-1)
+		nb := 0
 		_, err = scanBatches(f, pos, s.size.Load(), 0, true, func(_ int64, h *BatchHeader, b []byte) error {
+			if nb++; nb%512 == 0 && stop() {
+				return errCleanAborted
+			}
 			if h.LastOffset() < firstDirty || h.IsControl() {
 				return nil
 			}

@@ -66,7 +66,11 @@ func (p *cleanPass) cleanGroup(g []*segment, end int64) error {
 		}
 		p.st.Segments++
 		p.st.BytesRead += s.size.Load()
+		n := 0
 		_, err = scanBatches(f, 0, s.size.Load(), 0, true, func(_ int64, h *BatchHeader, b []byte) error {
+			if n++; n%512 == 0 && (p.c.stopped() || l.isClosed.Load()) {
+				return errCleanAborted
+			}
 			nb, keep, mod, err := p.filterBatch(b, h)
 			if err != nil {
 				return err

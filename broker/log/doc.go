@@ -19,11 +19,23 @@
 // OS, as Kafka does). Log.Sync gives group commit for a durable setting:
 // append, then Sync(lastOffset+1) before acknowledging.
 //
+// Topics with cleanup.policy compact are compacted by the Manager's cleaner
+// threads (log.cleaner.threads) as Kafka's LogCleaner does: the latest
+// record of each key survives, tombstones and transaction markers go after
+// delete.retention.ms (KIP-534 delete horizons), aborted transactional
+// records go, offsets never change. Cleaned segments are swapped in through
+// .cleaned and .swap files that recovery completes or rolls back, and
+// cleaner-offset-checkpoint records how far cleaning got (cleaner.go,
+// cleaner_swap.go). CheckKeys tells a produce path that a batch holds a
+// record without a key, which compacted topics refuse.
+//
 // All file access goes through FS; MemFS simulates power loss and full disks
 // in tests.
 //
-// Lock order: Manager.mu, then Log.syncMu, then Log.mu, then the handle
-// cache, then a segment's handle and index locks.
+// Lock order: Manager.mu, then the cleaner's locks (cleanerState.mu or
+// .ckMu); Log.cleanMu, then Log.syncMu, then Log.mu, then the handle cache,
+// then a segment's handle and index locks. A cleaner thread holds no
+// Manager lock while it cleans a log.
 //
 // Example:
 //

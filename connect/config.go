@@ -1,0 +1,176 @@
+package connect
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+)
+
+// Worker property names (Kafka Connect's).
+const (
+	BootstrapServersConfig    = "bootstrap.servers"
+	KeyConverterConfig        = "key.converter"
+	ValueConverterConfig      = "value.converter"
+	OffsetFileConfig          = "offset.storage.file.filename"
+	OffsetFlushIntervalConfig = "offset.flush.interval.ms"
+	OffsetFlushTimeoutConfig  = "offset.flush.timeout.ms"
+	ListenersConfig           = "listeners"
+	RestAdvertisedHostConfig  = "rest.advertised.host.name"
+	RestAdvertisedPortConfig  = "rest.advertised.port"
+	TaskShutdownTimeoutConfig = "task.shutdown.graceful.timeout.ms"
+	PluginPathConfig          = "plugin.path"
+	ClientIDConfig            = "client.id"
+)
+
+// Default worker settings. The REST listener is on loopback for safety.
+const (
+	DefaultListener       = "http://127.0.0.1:8083"
+	DefaultConverter      = "org.apache.kafka.connect.json.JsonConverter"
+	DefaultBootstrap      = "localhost:9092"
+	defaultFlushInterval  = 60 * time.Second
+	defaultFlushTimeout   = 5 * time.Second
+	defaultShutdownWait   = 5 * time.Second
+	producerConfigPrefix  = "producer."
+	consumerConfigPrefix  = "consumer."
+	converterConfigSuffix = "."
+)
+
+// WorkerConfig is a worker's configuration, read from worker properties
+// with Kafka Connect's names. Unknown properties are ignored, as are
+// plugin.path (connectors are compiled in) and distributed-mode settings.
+type WorkerConfig struct {
+	BootstrapServers []string
+	// KeyConverter and ValueConverter are converter class names or
+	// aliases; their settings are the properties under the same prefix
+	// (key.converter.schemas.enable -> schemas.enable).
+	KeyConverter, ValueConverter string
+	KeyConverterProps            map[string]string
+	ValueConverterProps          map[string]string
+	OffsetFile                   string
+	OffsetFlushInterval          time.Duration
+	OffsetFlushTimeout           time.Duration
+	Listeners                    []string
+	AdvertisedHost               string
+	AdvertisedPort               int
+	TaskShutdownTimeout          time.Duration
+	ClientID                     string
+	ProducerProps, ConsumerProps map[string]string
+	Props                        map[string]string
+}
+
+var workerDef = NewConfigDef().
+	Define(ConfigKey{Name: BootstrapServersConfig, Type: ConfigList, Default: DefaultBootstrap, Importance: High, Doc: "Kafka brokers to connect to (host:port,...)."}).
+	Define(ConfigKey{Name: KeyConverterConfig, Type: ConfigClass, Default: DefaultConverter, Importance: High, Doc: "Converter for record keys."}).
+	Define(ConfigKey{Name: ValueConverterConfig, Type: ConfigClass, Default: DefaultConverter, Importance: High, Doc: "Converter for record values."}).
+	Define(ConfigKey{Name: OffsetFileConfig, Type: ConfigString, Importance: Low, Doc: "File to store source offsets in (standalone mode)."}).
+	Define(ConfigKey{Name: OffsetFlushIntervalConfig, Type: ConfigLong, Default: "60000", Importance: Low, Validator: AtLeast(1), Doc: "How often offsets are committed, in ms."}).
+	Define(ConfigKey{Name: OffsetFlushTimeoutConfig, Type: ConfigLong, Default: "5000", Importance: Low, Validator: AtLeast(1), Doc: "How long an offset commit may wait for records to be acknowledged, in ms."}).
+	Define(ConfigKey{Name: ListenersConfig, Type: ConfigList, Default: DefaultListener, Importance: Low, Doc: "REST API listeners."}).
+	Define(ConfigKey{Name: RestAdvertisedHostConfig, Type: ConfigString, Importance: Low, Doc: "Host name other workers use to reach this one."}).
+	Define(ConfigKey{Name: RestAdvertisedPortConfig, Type: ConfigInt, Default: "0", Importance: Low, Doc: "Port other workers use to reach this one."}).
+	Define(ConfigKey{Name: TaskShutdownTimeoutConfig, Type: ConfigLong, Default: "5000", Importance: Low, Validator: AtLeast(0), Doc: "How long to wait for a task to stop, in ms."}).
+	Define(ConfigKey{Name: ClientIDConfig, Type: ConfigString, Default: "connect", Importance: Low, Doc: "Client ID prefix for the worker's Kafka clients."})
+
+// ParseWorkerConfig reads worker properties.
+func ParseWorkerConfig(props map[string]string) (WorkerConfig, error) {
+	c, err := workerDef.Parse(props)
+	if err != nil {
+		return WorkerConfig{}, fmt.Errorf("connect: worker config: %w", err)
+	}
+	wc := WorkerConfig{
+		BootstrapServers:    c.List(BootstrapServersConfig),
+		KeyConverter:        c.String(KeyConverterConfig),
+		ValueConverter:      c.String(ValueConverterConfig),
+		KeyConverterProps:   SubProps(props, KeyConverterConfig+converterConfigSuffix),
+		ValueConverterProps: SubProps(props, ValueConverterConfig+converterConfigSuffix),
+		OffsetFile:          c.String(OffsetFileConfig),
+		OffsetFlushInterval: time.Duration(c.Int(OffsetFlushIntervalConfig)) * time.Millisecond,
+		OffsetFlushTimeout:  time.Duration(c.Int(OffsetFlushTimeoutConfig)) * time.Millisecond,
+		Listeners:           c.List(ListenersConfig),
+		AdvertisedHost:      c.String(RestAdvertisedHostConfig),
+		AdvertisedPort:      int(c.Int(RestAdvertisedPortConfig)),
+		TaskShutdownTimeout: time.Duration(c.Int(TaskShutdownTimeoutConfig)) * time.Millisecond,
+		ClientID:            c.String(ClientIDConfig),
+		ProducerProps:       SubProps(props, producerConfigPrefix),
+		ConsumerProps:       SubProps(props, consumerConfigPrefix),
+		Props:               maps.Clone(props),
+	}
+	if len(wc.BootstrapServers) == 0 {
+		return WorkerConfig{}, fmt.Errorf("connect: worker config: %w: %s is empty", ErrInvalidConfig, BootstrapServersConfig)
+	}
+	return wc, nil
+}
+
+// DefaultWorkerConfig returns the configuration of empty worker properties.
+func DefaultWorkerConfig() WorkerConfig {
+	wc, err := ParseWorkerConfig(nil)
+	if err != nil {
+		panic(err)
+	}
+	return wc
+}
+
+// SubProps returns the properties under prefix, with the prefix removed.
+func SubProps(props map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range props {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && rest != "" {
+			out[rest] = v
+		}
+	}
+	return out
+}
+
+// Connector configuration names common to every connector.
+const (
+	NameConfig             = "name"
+	ConnectorClassConfig   = "connector.class"
+	TasksMaxConfig         = "tasks.max"
+	TopicsConfig           = "topics"
+	TopicsRegexConfig      = "topics.regex"
+	TransformsConfig       = "transforms"
+	ErrorsToleranceConfig  = "errors.tolerance"
+	HeaderConverterConfig  = "header.converter"
+	ConfigActionReload     = "config.action.reload"
+	commonGroup            = "Common"
+	errorGroup             = "Error Handling"
+	transformsGroup        = "Transforms"
+	sinkTopicsMissingError = "Must configure one of topics or topics.regex"
+)
+
+func converterValidator(reg *Registry) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			return nil
+		}
+		p, err := reg.Lookup(v)
+		if err != nil || p.Type != PluginConverter {
+			return fmt.Errorf("Class %s could not be found or is not a converter", v)
+		}
+		return nil
+	}
+}
+
+// connectorDef returns the configuration keys every connector has, plus
+// the sink ones for sinks.
+func connectorDef(reg *Registry, typ PluginType) *ConfigDef {
+	d := NewConfigDef().
+		Define(ConfigKey{Name: NameConfig, Type: ConfigString, Required: true, Importance: High, Group: commonGroup, OrderInGroup: 1, Width: "MEDIUM", DisplayName: "Connector name", Validator: NonEmptyString, Doc: "Globally unique name to use for this connector."}).
+		Define(ConfigKey{Name: ConnectorClassConfig, Type: ConfigString, Required: true, Importance: High, Group: commonGroup, OrderInGroup: 2, Width: "LONG", DisplayName: "Connector class", Doc: "Name or alias of the connector class."}).
+		Define(ConfigKey{Name: TasksMaxConfig, Type: ConfigInt, Default: "1", Importance: High, Group: commonGroup, OrderInGroup: 3, Width: "SHORT", DisplayName: "Tasks max", Validator: AtLeast(1), Doc: "Maximum number of tasks to use for this connector."}).
+		Define(ConfigKey{Name: KeyConverterConfig, Type: ConfigClass, Importance: Low, Group: commonGroup, OrderInGroup: 4, Width: "SHORT", DisplayName: "Key converter class", Validator: converterValidator(reg), Doc: "Converter for keys; overrides the worker's."}).
+		Define(ConfigKey{Name: ValueConverterConfig, Type: ConfigClass, Importance: Low, Group: commonGroup, OrderInGroup: 5, Width: "SHORT", DisplayName: "Value converter class", Validator: converterValidator(reg), Doc: "Converter for values; overrides the worker's."}).
+		Define(ConfigKey{Name: TransformsConfig, Type: ConfigList, Importance: Low, Group: transformsGroup, OrderInGroup: 1, Width: "LONG", DisplayName: "Transforms", Validator: func(v string) error {
+			if len(SplitList(v)) > 0 {
+				return fmt.Errorf("transforms are not supported yet")
+			}
+			return nil
+		}, Doc: "Aliases for the transformations to apply to records (not supported yet)."}).
+		Define(ConfigKey{Name: ErrorsToleranceConfig, Type: ConfigString, Default: "none", Importance: Medium, Group: errorGroup, OrderInGroup: 1, Width: "SHORT", DisplayName: "Error tolerance", Validator: OneOf("none", "all"), Recommended: []string{"none", "all"}, Doc: "none fails the task on a record that cannot be converted; all skips it."})
+	if typ == PluginSink {
+		d.Define(ConfigKey{Name: TopicsConfig, Type: ConfigList, Importance: High, Group: commonGroup, OrderInGroup: 6, Width: "LONG", DisplayName: "Topics", Doc: "Topics to consume (or topics.regex)."}).
+			Define(ConfigKey{Name: TopicsRegexConfig, Type: ConfigString, Importance: High, Group: commonGroup, OrderInGroup: 7, Width: "LONG", DisplayName: "Topics regex", Doc: "Regular expression of the topics to consume (or topics)."})
+	}
+	return d
+}

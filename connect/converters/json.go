@@ -1,0 +1,210 @@
+package converters
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gregorhq/gregor/connect"
+)
+
+// ErrConversion is returned (wrapped) when data cannot be converted.
+var ErrConversion = errors.New("conversion error")
+
+// JsonConverter settings (Kafka's names).
+const (
+	SchemasEnableConfig      = "schemas.enable"
+	SchemasCacheSizeConfig   = "schemas.cache.size"
+	DecimalFormatConfig      = "decimal.format"
+	ReplaceNullDefaultConfig = "replace.null.with.default"
+)
+
+// JSON is Kafka Connect's JsonConverter. With schemas.enable=true (the
+// default) every message is an envelope {"schema": ..., "payload": ...};
+// without, it is the bare JSON value and data read back is schemaless
+// (integers int64, other numbers float64, objects map[string]any).
+type JSON struct {
+	schemasEnabled bool
+	decimal        decimalFormat
+	replaceNull    bool
+	cacheSize      int
+
+	mu       sync.Mutex // guards the caches
+	toJSON   map[*connect.Schema][]byte
+	fromJSON map[string]*connect.Schema
+}
+
+// NewJSON returns a JsonConverter with Kafka's defaults.
+func NewJSON() *JSON {
+	return &JSON{schemasEnabled: true, replaceNull: true, cacheSize: 1000,
+		toJSON: map[*connect.Schema][]byte{}, fromJSON: map[string]*connect.Schema{}}
+}
+
+// Configure implements connect.Converter.
+func (c *JSON) Configure(props map[string]string, _ bool) error {
+	for k, v := range props {
+		v = strings.TrimSpace(v)
+		switch k {
+		case SchemasEnableConfig, ReplaceNullDefaultConfig:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%w: %s=%q must be true or false", connect.ErrInvalidConfig, k, v)
+			}
+			if k == SchemasEnableConfig {
+				c.schemasEnabled = b
+			} else {
+				c.replaceNull = b
+			}
+		case SchemasCacheSizeConfig:
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%w: %s=%q must be a non-negative integer", connect.ErrInvalidConfig, k, v)
+			}
+			c.cacheSize = n
+		case DecimalFormatConfig:
+			switch strings.ToUpper(v) {
+			case "BASE64":
+				c.decimal = decimalBase64
+			case "NUMERIC":
+				c.decimal = decimalNumeric
+			default:
+				return fmt.Errorf("%w: %s=%q must be BASE64 or NUMERIC", connect.ErrInvalidConfig, k, v)
+			}
+		}
+	}
+	return nil
+}
+
+// FromConnectData implements connect.Converter.
+func (c *JSON) FromConnectData(_ string, s *connect.Schema, v any) ([]byte, error) {
+	if v == nil && s == nil {
+		return nil, nil
+	}
+	if v == nil && !c.schemasEnabled && s.Optional && (s.Default == nil || !c.replaceNull) {
+		return nil, nil // a tombstone, as Kafka writes a null JSON value
+	}
+	if !c.schemasEnabled {
+		return appendValue(nil, s, v, c.decimal, c.replaceNull)
+	}
+	b := make([]byte, 0, 128)
+	b = append(b, `{"schema":`...)
+	if s == nil {
+		b = append(b, "null"...)
+	} else {
+		sj, err := c.schemaJSON(s)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, sj...)
+	}
+	b = append(b, `,"payload":`...)
+	b, err := appendValue(b, s, v, c.decimal, c.replaceNull)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+func (c *JSON) schemaJSON(s *connect.Schema) ([]byte, error) {
+	c.mu.Lock()
+	sj, ok := c.toJSON[s]
+	c.mu.Unlock()
+	if ok {
+		return sj, nil
+	}
+	sj, err := appendSchema(nil, s, c.decimal)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.toJSON) >= c.cacheSize {
+		clear(c.toJSON)
+	}
+	if c.cacheSize > 0 {
+		c.toJSON[s] = sj
+	}
+	c.mu.Unlock()
+	return sj, nil
+}
+
+// envelope is the schema-and-payload wrapper.
+type envelope struct {
+	Schema  json.RawMessage `json:"schema"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+const envelopeError = `JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`
+
+// ToConnectData implements connect.Converter.
+func (c *JSON) ToConnectData(_ string, data []byte) (*connect.Schema, any, error) {
+	if data == nil {
+		return nil, nil, nil
+	}
+	if !c.schemasEnabled {
+		v, err := decodeAny(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, schemaless(v), nil
+	}
+	env, err := parseEnvelope(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	var s *connect.Schema
+	if len(env.Schema) > 0 && string(env.Schema) != "null" {
+		if s, err = c.schema(env.Schema); err != nil {
+			return nil, nil, err
+		}
+	}
+	v, err := decodeValue(env.Payload, s, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, v, nil
+}
+
+// parseEnvelope checks that data is exactly {"schema":..., "payload":...}.
+func parseEnvelope(data []byte) (envelope, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return envelope{}, fmt.Errorf("%w: %w", ErrConversion, err)
+		}
+		return envelope{}, fmt.Errorf("%w: %s", ErrConversion, envelopeError)
+	}
+	s, hasSchema := raw["schema"]
+	p, hasPayload := raw["payload"]
+	if len(raw) != 2 || !hasSchema || !hasPayload {
+		return envelope{}, fmt.Errorf("%w: %s", ErrConversion, envelopeError)
+	}
+	return envelope{Schema: bytes.TrimSpace(s), Payload: p}, nil
+}
+
+func (c *JSON) schema(raw []byte) (*connect.Schema, error) {
+	key := string(raw)
+	c.mu.Lock()
+	s, ok := c.fromJSON[key]
+	c.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := UnmarshalSchema(raw)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.fromJSON) >= c.cacheSize {
+		clear(c.fromJSON)
+	}
+	if c.cacheSize > 0 {
+		c.fromJSON[key] = s
+	}
+	c.mu.Unlock()
+	return s, nil
+}

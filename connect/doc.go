@@ -1,0 +1,33 @@
+// Package connect is Gregor's Kafka Connect runtime: the data model
+// (schemas, structs and the logical types Decimal, Date, Time and
+// Timestamp), the API for connector authors (Connector, SourceTask,
+// SinkTask, ConfigDef), the plugin Registry, converters' interface, the
+// offset/config/status store interfaces with memory and file
+// implementations, and the standalone worker (Standalone) that runs
+// connectors and their tasks against Kafka through franz-go.
+//
+// Connectors are Go code compiled into the binary. A connector package
+// registers itself from init, and a program imports it for that effect:
+//
+//	import (
+//		"github.com/gregorhq/gregor/connect"
+//		_ "github.com/gregorhq/gregor/connect/connectors/file"
+//		_ "github.com/gregorhq/gregor/connect/converters"
+//	)
+//
+//	wc, _ := connect.ParseWorkerConfig(map[string]string{
+//		"bootstrap.servers":            "127.0.0.1:9092",
+//		"offset.storage.file.filename": "/tmp/connect.offsets",
+//	})
+//	h, _ := connect.NewStandalone(wc, connect.Options{})
+//	defer h.Close() // flushes sinks, commits offsets
+//	_, _, err := h.PutConnectorConfig(ctx, "src", map[string]string{
+//		"connector.class": "FileStreamSource", "file": "/tmp/in.txt", "topic": "lines",
+//	}, false, "")
+//
+// Source offsets are stored (offset.storage.file.filename) only after Kafka
+// acknowledged every record up to them; sink offsets are committed in the
+// consumer group connect-<name> only after the task flushed. A clean
+// shutdown does both, so a restarted worker resumes without duplicates or
+// gaps. connect/rest serves the Kafka Connect REST API over a Herder.
+package connect

@@ -1,0 +1,359 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// sinkWork runs a sink task: a consumer in group connect-<name> polls,
+// converts and Puts records; every offset.flush.interval.ms, before
+// partitions are revoked and on stop, the task Flushes and the consumed
+// offsets are committed. Polls and rebalance callbacks exclude each other
+// (BlockRebalanceOnPoll), and mu serializes every call into the task.
+type sinkWork struct {
+	h           *Standalone
+	id          TaskID
+	task        SinkTask
+	connCfg     map[string]string
+	taskCfg     map[string]string
+	keyConv     Converter
+	valConv     Converter
+	tolerateAll bool
+
+	client *kgo.Client
+
+	mu        sync.Mutex // guards the fields below and calls into task
+	assigned  map[TopicPartition]bool
+	current   map[TopicPartition]int64 // next offset to consume, per partition
+	committed map[TopicPartition]int64
+	rewinds   map[TopicPartition]int64 // requested by the task
+	stopped   bool
+	commitReq bool
+	topics    map[string]bool
+}
+
+type sinkCtx struct{ w *sinkWork }
+
+func (c sinkCtx) Configs() map[string]string { return maps.Clone(c.w.taskCfg) }
+
+// Assignment is called by the task from within Put/Flush/Open/Close, while
+// sinkWork.mu is held.
+func (c sinkCtx) Assignment() []TopicPartition {
+	out := slices.Collect(maps.Keys(c.w.assigned))
+	slices.SortFunc(out, func(a, b TopicPartition) int {
+		if a.Topic != b.Topic {
+			return strings.Compare(a.Topic, b.Topic)
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return out
+}
+
+func (c sinkCtx) Offset(tp TopicPartition, offset int64) { c.w.rewinds[tp] = offset }
+func (c sinkCtx) RequestCommit()                         { c.w.commitReq = true }
+
+const defaultMaxPollRecords = 500
+
+func (w *sinkWork) run(ctx context.Context, r *taskRunner) error {
+	h := w.h
+	w.assigned, w.current, w.committed = map[TopicPartition]bool{}, map[TopicPartition]int64{}, map[TopicPartition]int64{}
+	w.rewinds, w.topics = map[TopicPartition]int64{}, map[string]bool{}
+	opts, err := clientOpts(h.cfg, fmt.Sprintf("%s-%s-%d", h.cfg.ClientID, w.id.Connector, w.id.Task), h.cfg.ConsumerProps)
+	if err != nil {
+		return fmt.Errorf("consumer config: %w", err)
+	}
+	reset := kgo.NewOffset().AtStart()
+	if strings.EqualFold(h.cfg.ConsumerProps["auto.offset.reset"], "latest") {
+		reset = kgo.NewOffset().AtEnd()
+	}
+	opts = append(opts, kgo.ConsumerGroup("connect-"+w.id.Connector), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(reset), kgo.OnPartitionsAssigned(w.onAssigned),
+		kgo.OnPartitionsRevoked(w.onRevoked), kgo.OnPartitionsLost(w.onLost))
+	if re := strings.TrimSpace(w.connCfg[TopicsRegexConfig]); re != "" {
+		if _, err := regexp.Compile(re); err != nil {
+			return fmt.Errorf("topics.regex: %w", err)
+		}
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
+	} else {
+		opts = append(opts, kgo.ConsumeTopics(SplitList(w.connCfg[TopicsConfig])...))
+	}
+	w.task.Initialize(sinkCtx{w: w})
+	if err := safeCall(func() error { return w.task.Start(maps.Clone(w.taskCfg)) }); err != nil {
+		return fmt.Errorf("task start: %w", err)
+	}
+	w.client, err = kgo.NewClient(opts...)
+	if err != nil {
+		_ = safeCall(w.task.Stop)
+		return fmt.Errorf("consumer: %w", err)
+	}
+	r.running()
+	runErr := w.loop(ctx, r)
+	w.mu.Lock()
+	if runErr == nil {
+		runErr = w.flushAndCommitLocked()
+	}
+	if p, ok := w.task.(SinkTaskPartitions); ok && len(w.assigned) > 0 {
+		if err := safeCall(func() error { return p.Close(sinkCtx{w: w}.Assignment()) }); err != nil {
+			h.log.Warn("sink task close failed", "connector", w.id.Connector, "err", err)
+		}
+	}
+	if err := safeCall(w.task.Stop); err != nil {
+		h.log.Warn("sink task stop failed", "connector", w.id.Connector, "err", err)
+	}
+	w.stopped = true
+	w.mu.Unlock()
+	w.client.CloseAllowingRebalance()
+	return runErr
+}
+
+func (w *sinkWork) maxPollRecords() int {
+	var n int
+	if _, err := fmt.Sscan(w.h.cfg.ConsumerProps["max.poll.records"], &n); err != nil || n <= 0 {
+		return defaultMaxPollRecords
+	}
+	return n
+}
+
+func (w *sinkWork) loop(ctx context.Context, r *taskRunner) error {
+	lastCommit := time.Now()
+	maxRecs := w.maxPollRecords()
+	for ctx.Err() == nil {
+		if ch := r.pausedCh(); ch != nil {
+			w.mu.Lock()
+			err := w.flushAndCommitLocked()
+			w.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			if !r.waitResumed(ctx, ch) {
+				return nil
+			}
+		}
+		fetches := w.client.PollRecords(ctx, maxRecs)
+		err := w.process(ctx, fetches)
+		if err == nil && (time.Since(lastCommit) >= w.h.cfg.OffsetFlushInterval || w.commitReq) {
+			w.mu.Lock()
+			err = w.flushAndCommitLocked()
+			w.mu.Unlock()
+			lastCommit = time.Now()
+		}
+		w.client.AllowRebalance()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// process converts and delivers one poll's records.
+func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
+	for _, fe := range fetches.Errors() {
+		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
+			continue
+		}
+		w.h.log.Warn("fetch error", "connector", w.id.Connector, "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+	}
+	if fetches.NumRecords() == 0 {
+		return nil
+	}
+	batch := make([]*SinkRecord, 0, fetches.NumRecords())
+	var convErr error
+	fetches.EachRecord(func(kr *kgo.Record) {
+		if convErr != nil {
+			return
+		}
+		sr, err := w.convert(kr)
+		if err != nil {
+			if !w.tolerateAll {
+				convErr = fmt.Errorf("convert record %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
+				return
+			}
+			w.h.log.Warn("skipping record that cannot be converted", "connector", w.id.Connector, "err", err)
+			sr = nil
+		}
+		if sr != nil {
+			batch = append(batch, sr)
+		}
+	})
+	if convErr != nil {
+		return convErr
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		err := safeCall(func() error { return w.task.Put(batch) })
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrRetriable) {
+			return fmt.Errorf("put: %w", err)
+		}
+		w.mu.Unlock()
+		ok := retryBackoff(ctx, attempt)
+		w.mu.Lock()
+		if !ok {
+			return nil // stopping: these records are not committed
+		}
+	}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			tp := TopicPartition{Topic: p.Topic, Partition: p.Partition}
+			if w.assigned[tp] {
+				w.current[tp] = p.Records[n-1].Offset + 1
+			}
+			if !w.topics[p.Topic] {
+				w.topics[p.Topic] = true
+				_ = w.h.statuses.AddTopic(w.id.Connector, p.Topic)
+			}
+		}
+	})
+	if len(w.rewinds) > 0 {
+		set := map[string]map[int32]kgo.EpochOffset{}
+		for tp, off := range w.rewinds {
+			if set[tp.Topic] == nil {
+				set[tp.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+			w.current[tp] = off
+		}
+		clear(w.rewinds)
+		w.client.SetOffsets(set)
+	}
+	return nil
+}
+
+func (w *sinkWork) convert(kr *kgo.Record) (*SinkRecord, error) {
+	ks, k, err := w.keyConv.ToConnectData(kr.Topic, kr.Key)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	vs, v, err := w.valConv.ToConnectData(kr.Topic, kr.Value)
+	if err != nil {
+		return nil, fmt.Errorf("value: %w", err)
+	}
+	sr := &SinkRecord{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, KeySchema: ks, Key: k,
+		ValueSchema: vs, Value: v, Timestamp: kr.Timestamp}
+	for _, hd := range kr.Headers {
+		sr.Headers = append(sr.Headers, Header{Key: hd.Key, Value: hd.Value})
+	}
+	return sr, nil
+}
+
+// flushAndCommitLocked flushes the task and commits the offsets consumed
+// since the last commit. w.mu must be held.
+func (w *sinkWork) flushAndCommitLocked() error {
+	w.commitReq = false
+	if w.stopped {
+		return nil
+	}
+	changed := map[TopicPartition]int64{}
+	for tp, off := range w.current {
+		if w.committed[tp] != off {
+			changed[tp] = off
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := safeCall(func() error { return w.task.Flush(maps.Clone(w.current)) }); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	commit := map[string]map[int32]kgo.EpochOffset{}
+	for tp, off := range changed {
+		if commit[tp.Topic] == nil {
+			commit[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		commit[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.h.cfg.OffsetFlushTimeout)
+	defer cancel()
+	var cerr error
+	w.client.CommitOffsetsSync(ctx, commit, func(_ *kgo.Client, _ *kmsgOffsetCommitRequest, resp *kmsgOffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerrFor(p.ErrorCode); e != nil && cerr == nil {
+					cerr = fmt.Errorf("%s-%d: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if cerr != nil {
+		// Not fatal: the next commit retries; a restart re-delivers.
+		w.h.log.Warn("offset commit failed", "connector", w.id.Connector, "err", cerr)
+		return nil
+	}
+	maps.Copy(w.committed, changed)
+	return nil
+}
+
+func (w *sinkWork) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	var tps []TopicPartition
+	for t, ps := range assigned {
+		for _, p := range ps {
+			tp := TopicPartition{Topic: t, Partition: p}
+			w.assigned[tp] = true
+			tps = append(tps, tp)
+		}
+	}
+	if p, ok := w.task.(SinkTaskPartitions); ok {
+		if err := safeCall(func() error { return p.Open(tps) }); err != nil {
+			w.h.log.Warn("sink task open failed", "connector", w.id.Connector, "err", err)
+		}
+	}
+}
+
+func (w *sinkWork) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	if err := w.flushAndCommitLocked(); err != nil {
+		w.h.log.Warn("flush before revocation failed", "connector", w.id.Connector, "err", err)
+	}
+	w.dropLocked(revoked)
+}
+
+func (w *sinkWork) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.dropLocked(lost)
+	}
+}
+
+func (w *sinkWork) dropLocked(parts map[string][]int32) {
+	var tps []TopicPartition
+	for t, ps := range parts {
+		for _, p := range ps {
+			tp := TopicPartition{Topic: t, Partition: p}
+			delete(w.assigned, tp)
+			delete(w.current, tp)
+			delete(w.committed, tp)
+			tps = append(tps, tp)
+		}
+	}
+	if p, ok := w.task.(SinkTaskPartitions); ok && len(tps) > 0 {
+		if err := safeCall(func() error { return p.Close(tps) }); err != nil {
+			w.h.log.Warn("sink task close failed", "connector", w.id.Connector, "err", err)
+		}
+	}
+}

@@ -1,0 +1,305 @@
+package connect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// sourceWork runs a source task: Poll, convert, produce; and every
+// offset.flush.interval.ms (and on stop) wait for the producer to have
+// every polled record acknowledged, then store the offsets. Offsets are
+// therefore never ahead of what Kafka has.
+type sourceWork struct {
+	h           *Standalone
+	id          TaskID
+	task        SourceTask
+	taskCfg     map[string]string
+	keyConv     Converter
+	valConv     Converter
+	tolerateAll bool
+
+	client    *kgo.Client
+	committer SourceTaskCommitter
+	topics    map[string]bool
+	// pending holds, per offset key, the latest offset polled since the
+	// last commit; only the run goroutine touches it.
+	pending  map[string]map[string]any
+	lastPart map[string]any
+	lastKey  string
+
+	errMu   sync.Mutex
+	prodErr error // first produce failure
+}
+
+type sourceCtx struct {
+	w *sourceWork
+}
+
+func (c sourceCtx) Configs() map[string]string { return maps.Clone(c.w.taskCfg) }
+func (c sourceCtx) OffsetReader() OffsetReader {
+	return offsetReader{h: c.w.h, connector: c.w.id.Connector}
+}
+
+type offsetReader struct {
+	h         *Standalone
+	connector string
+}
+
+// Offset implements OffsetReader.
+func (o offsetReader) Offset(partition map[string]any) (map[string]any, error) {
+	k, err := OffsetKey(o.connector, partition)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := o.h.offsets.Get(context.Background(), []string{k})
+	if err != nil {
+		return nil, fmt.Errorf("connect: read offset: %w", err)
+	}
+	return DecodeOffset(vals[k])
+}
+
+// manualPartition marks records whose SourceRecord chose a partition.
+type manualPartition struct{}
+
+// sourcePartitioner honours SourceRecord.Partition and otherwise uses
+// kgo's default (key hash, sticky for keyless records).
+type sourcePartitioner struct{ def kgo.Partitioner }
+
+func (p sourcePartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	return &sourceTopicPartitioner{def: p.def.ForTopic(t)}
+}
+
+type sourceTopicPartitioner struct{ def kgo.TopicPartitioner }
+
+func (p *sourceTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	return r.Context != nil || p.def.RequiresConsistency(r)
+}
+
+func (p *sourceTopicPartitioner) Partition(r *kgo.Record, n int) int {
+	if r.Context != nil && r.Context.Value(manualPartition{}) != nil {
+		if int(r.Partition) < n {
+			return int(r.Partition)
+		}
+		return n - 1
+	}
+	return p.def.Partition(r, n)
+}
+
+func (p *sourceTopicPartitioner) OnNewBatch() {
+	if nb, ok := p.def.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
+}
+
+func (w *sourceWork) run(ctx context.Context, r *taskRunner) error {
+	h := w.h
+	opts, err := clientOpts(h.cfg, fmt.Sprintf("%s-%s-%d", h.cfg.ClientID, w.id.Connector, w.id.Task), h.cfg.ProducerProps)
+	if err != nil {
+		return fmt.Errorf("producer config: %w", err)
+	}
+	opts = append(opts, kgo.RecordPartitioner(sourcePartitioner{def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}))
+	w.client, err = kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	defer w.client.Close()
+	w.topics = map[string]bool{}
+	w.pending = map[string]map[string]any{}
+	w.committer, _ = w.task.(SourceTaskCommitter)
+	w.task.Initialize(sourceCtx{w: w})
+	if err := safeCall(func() error { return w.task.Start(maps.Clone(w.taskCfg)) }); err != nil {
+		return fmt.Errorf("task start: %w", err)
+	}
+	r.running()
+	runErr := w.loop(ctx, r)
+	// Clean shutdown: everything polled is flushed and its offsets stored.
+	if err := w.commit(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := safeCall(w.task.Stop); err != nil {
+		h.log.Warn("source task stop failed", "connector", w.id.Connector, "task", w.id.Task, "err", err)
+	}
+	return runErr
+}
+
+func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
+	lastCommit := time.Now()
+	retries := 0
+	for ctx.Err() == nil {
+		if ch := r.pausedCh(); ch != nil {
+			if err := w.commit(); err != nil {
+				return err
+			}
+			if !r.waitResumed(ctx, ch) {
+				return nil
+			}
+		}
+		recs, err := w.task.Poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, ErrRetriable) {
+				retries++
+				if !retryBackoff(ctx, retries) {
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("poll: %w", err)
+		}
+		retries = 0
+		for _, rec := range recs {
+			if err := w.send(rec); err != nil {
+				return err
+			}
+		}
+		if err := w.producedErr(); err != nil {
+			return err
+		}
+		if time.Since(lastCommit) >= w.h.cfg.OffsetFlushInterval {
+			if err := w.commit(); err != nil {
+				return err
+			}
+			lastCommit = time.Now()
+		}
+	}
+	return nil
+}
+
+// send converts one record and hands it to the producer.
+func (w *sourceWork) send(rec *SourceRecord) error {
+	key, err := w.keyConv.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
+	if err == nil {
+		var val []byte
+		val, err = w.valConv.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
+		if err == nil {
+			kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
+			for _, hd := range rec.Headers {
+				kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: hd.Key, Value: hd.Value})
+			}
+			if rec.Partition != nil {
+				kr.Partition = *rec.Partition
+				kr.Context = context.WithValue(context.Background(), manualPartition{}, true)
+			}
+			if !w.topics[rec.Topic] {
+				w.topics[rec.Topic] = true
+				_ = w.h.statuses.AddTopic(w.id.Connector, rec.Topic)
+			}
+			cb := w.onProduced
+			if w.committer != nil {
+				cb = func(kr *kgo.Record, err error) {
+					w.onProduced(kr, err)
+					if err == nil {
+						md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+						if cerr := w.committer.CommitRecord(rec, md); cerr != nil {
+							w.h.log.Warn("commitRecord failed", "connector", w.id.Connector, "err", cerr)
+						}
+					}
+				}
+			}
+			w.client.Produce(context.Background(), kr, cb)
+		}
+	}
+	if err != nil {
+		if !w.tolerateAll {
+			return fmt.Errorf("convert record for topic %s: %w", rec.Topic, err)
+		}
+		w.h.log.Warn("skipping record that cannot be converted", "connector", w.id.Connector, "err", err)
+	}
+	if rec.SourcePartition != nil && rec.SourceOffset != nil {
+		k := w.lastKey
+		if w.lastPart == nil || !shallowEqual(w.lastPart, rec.SourcePartition) {
+			k, err = OffsetKey(w.id.Connector, rec.SourcePartition)
+			if err != nil {
+				return err
+			}
+			w.lastPart, w.lastKey = rec.SourcePartition, k
+		}
+		w.pending[k] = rec.SourceOffset
+	}
+	return nil
+}
+
+func (w *sourceWork) onProduced(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	w.errMu.Lock()
+	if w.prodErr == nil {
+		w.prodErr = err
+	}
+	w.errMu.Unlock()
+}
+
+func (w *sourceWork) producedErr() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	if w.prodErr != nil {
+		return fmt.Errorf("produce: %w", w.prodErr)
+	}
+	return nil
+}
+
+// commit waits until everything produced is acknowledged and then stores
+// the pending offsets.
+func (w *sourceWork) commit() error {
+	if w.client == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.h.cfg.OffsetFlushTimeout)
+	defer cancel()
+	if err := w.client.Flush(ctx); err != nil {
+		return fmt.Errorf("offset commit: waiting for acknowledgements: %w", err)
+	}
+	if err := w.producedErr(); err != nil {
+		return err
+	}
+	if len(w.pending) == 0 {
+		return nil
+	}
+	vals := make(map[string][]byte, len(w.pending))
+	for k, off := range w.pending {
+		b, err := json.Marshal(off)
+		if err != nil {
+			return fmt.Errorf("offset commit: encode offset: %w", err)
+		}
+		vals[k] = b
+	}
+	if err := w.h.offsets.Set(ctx, vals); err != nil {
+		return fmt.Errorf("offset commit: %w", err)
+	}
+	clear(w.pending)
+	if w.committer != nil {
+		if err := w.committer.Commit(); err != nil {
+			w.h.log.Warn("task commit failed", "connector", w.id.Connector, "err", err)
+		}
+	}
+	return nil
+}
+
+// shallowEqual compares two partition maps whose values are comparable
+// JSON scalars; anything else compares unequal.
+func shallowEqual(a, b map[string]any) (eq bool) {
+	if len(a) != len(b) {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			eq = false
+		}
+	}()
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}

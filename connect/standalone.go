@@ -1,0 +1,437 @@
+package connect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Options are the pluggable parts of a Standalone herder; zero values pick
+// the defaults.
+type Options struct {
+	// Registry resolves plugin names (default DefaultRegistry).
+	Registry *Registry
+	// Logger gets the worker's logs (default: discarded).
+	Logger *slog.Logger
+	// Offsets stores source offsets (default: a FileOffsetStore on
+	// offset.storage.file.filename, or memory when that is unset).
+	Offsets OffsetStore
+	// Configs and Statuses default to memory stores.
+	Configs  ConfigStore
+	Statuses StatusStore
+	// WorkerID names this worker in statuses (default: the advertised
+	// REST host:port, else 127.0.0.1:8083).
+	WorkerID string
+}
+
+// Standalone is a herder that runs every connector and task in this
+// process, with offsets in a file: Kafka Connect's standalone mode.
+//
+// Lock order: Standalone.mu, then a task runner's locks, then the stores'
+// locks. Task runners never take Standalone.mu.
+type Standalone struct {
+	cfg      WorkerConfig
+	reg      *Registry
+	log      *slog.Logger
+	offsets  OffsetStore
+	configs  ConfigStore
+	statuses StatusStore
+	workerID string
+	admin    *kgo.Client
+
+	mu     sync.Mutex // guards conns, closed and every lifecycle change
+	conns  map[string]*connRuntime
+	closed bool
+	bg     sync.WaitGroup // reconfiguration requests
+}
+
+// connRuntime is a connector's running parts; guarded by Standalone.mu.
+type connRuntime struct {
+	name  string
+	typ   PluginType
+	conn  Connector // nil unless started
+	tasks map[int]*taskRunner
+}
+
+// NewStandalone returns a herder with no connectors; add them with
+// PutConnectorConfig and stop everything with Close.
+func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
+	h := &Standalone{cfg: cfg, reg: opts.Registry, log: opts.Logger, offsets: opts.Offsets,
+		configs: opts.Configs, statuses: opts.Statuses, workerID: opts.WorkerID, conns: map[string]*connRuntime{}}
+	if h.reg == nil {
+		h.reg = DefaultRegistry
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if h.configs == nil {
+		h.configs = NewMemoryConfigStore()
+	}
+	if h.statuses == nil {
+		h.statuses = NewMemoryStatusStore()
+	}
+	if h.workerID == "" {
+		h.workerID = defaultWorkerID(cfg)
+	}
+	for _, c := range []string{cfg.KeyConverter, cfg.ValueConverter} {
+		if _, err := h.reg.NewConverter(c); err != nil {
+			return nil, fmt.Errorf("connect: worker converter: %w", err)
+		}
+	}
+	if h.offsets == nil {
+		if cfg.OffsetFile != "" {
+			fs, err := OpenFileOffsetStore(cfg.OffsetFile)
+			if err != nil {
+				return nil, err
+			}
+			h.offsets = fs
+		} else {
+			h.offsets = NewMemoryOffsetStore()
+		}
+	}
+	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.BootstrapServers...), kgo.ClientID(cfg.ClientID+"-admin"))
+	if err != nil {
+		return nil, fmt.Errorf("connect: admin client: %w", err)
+	}
+	h.admin = admin
+	return h, nil
+}
+
+func defaultWorkerID(cfg WorkerConfig) string {
+	host, port := "127.0.0.1", "8083"
+	if len(cfg.Listeners) > 0 {
+		hp := cfg.Listeners[0]
+		if i := strings.Index(hp, "://"); i >= 0 {
+			hp = hp[i+3:]
+		}
+		if i := strings.LastIndex(hp, ":"); i >= 0 {
+			if h := hp[:i]; h != "" && h != "0.0.0.0" && h != "[::]" {
+				host = h
+			}
+			port = hp[i+1:]
+		}
+	}
+	if cfg.AdvertisedHost != "" {
+		host = cfg.AdvertisedHost
+	}
+	if cfg.AdvertisedPort > 0 {
+		port = fmt.Sprint(cfg.AdvertisedPort)
+	}
+	return host + ":" + port
+}
+
+// Close stops every connector and task (each sink flushes and commits,
+// each source commits its offsets) and releases the stores. It returns
+// when everything the herder started has ended.
+func (h *Standalone) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	for _, name := range slices.Sorted(maps.Keys(h.conns)) {
+		h.stopConnectorLocked(h.conns[name])
+	}
+	h.mu.Unlock()
+	h.bg.Wait()
+	h.admin.Close()
+	if err := h.offsets.Close(); err != nil {
+		return fmt.Errorf("connect: close offsets: %w", err)
+	}
+	return nil
+}
+
+// WorkerID implements Herder.
+func (h *Standalone) WorkerID() string { return h.workerID }
+
+// ClusterID implements Herder.
+func (h *Standalone) ClusterID(ctx context.Context) (string, error) {
+	md, err := kadm.NewClient(h.admin).Metadata(ctx)
+	if err != nil {
+		return "", fmt.Errorf("connect: cluster metadata: %w", err)
+	}
+	return md.Cluster, nil
+}
+
+// Connectors implements Herder.
+func (h *Standalone) Connectors() []string { return h.configs.Connectors() }
+
+func (h *Standalone) notFound(name string) error {
+	return fmt.Errorf("Connector %s not found: %w", name, ErrNotFound)
+}
+
+// ConnectorInfo implements Herder.
+func (h *Standalone) ConnectorInfo(name string) (ConnectorInfo, error) {
+	st, ok := h.configs.Connector(name)
+	if !ok {
+		return ConnectorInfo{}, h.notFound(name)
+	}
+	info := ConnectorInfo{Name: name, Config: st.Config, Tasks: []TaskID{}, Type: h.pluginType(st.Config)}
+	for i := range st.Tasks {
+		info.Tasks = append(info.Tasks, TaskID{Connector: name, Task: i})
+	}
+	return info, nil
+}
+
+func (h *Standalone) pluginType(cfg map[string]string) PluginType {
+	p, err := h.reg.Lookup(cfg[ConnectorClassConfig])
+	if err != nil {
+		return "unknown"
+	}
+	return p.Type
+}
+
+// ConnectorConfig implements Herder.
+func (h *Standalone) ConnectorConfig(name string) (map[string]string, error) {
+	st, ok := h.configs.Connector(name)
+	if !ok {
+		return nil, h.notFound(name)
+	}
+	return st.Config, nil
+}
+
+var validName = regexp.MustCompile(`^[^\x00-\x1f/\\]+$`)
+
+// PutConnectorConfig implements Herder.
+func (h *Standalone) PutConnectorConfig(ctx context.Context, name string, config map[string]string, allowReplace bool, initial TargetState) (ConnectorInfo, bool, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || !validName.MatchString(name) {
+		return ConnectorInfo{}, false, fmt.Errorf("Connector name %q is invalid: %w", name, ErrBadRequest)
+	}
+	config = maps.Clone(config)
+	if config == nil {
+		config = map[string]string{}
+	}
+	if n, ok := config[NameConfig]; ok && n != name {
+		return ConnectorInfo{}, false, fmt.Errorf("Connector name configuration (%s) doesn't match connector name in the URL (%s): %w", n, name, ErrBadRequest)
+	}
+	config[NameConfig] = name
+	infos, err := h.ValidateConfig(ctx, config)
+	if err != nil {
+		return ConnectorInfo{}, false, err
+	}
+	if infos.ErrorCount > 0 {
+		vals := make([]ConfigValue, len(infos.Configs))
+		for i, c := range infos.Configs {
+			vals[i] = c.Value
+		}
+		return ConnectorInfo{}, false, &ValidationError{Plugin: infos.Name, Values: vals}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return ConnectorInfo{}, false, fmt.Errorf("connect: worker is shutting down: %w", ErrBadRequest)
+	}
+	old, exists := h.configs.Connector(name)
+	if exists && !allowReplace {
+		return ConnectorInfo{}, false, fmt.Errorf("Connector %s already exists: %w", name, ErrAlreadyExists)
+	}
+	target := initial
+	if target == "" {
+		target = TargetStarted
+	}
+	if exists {
+		target = old.Target
+		h.stopConnectorLocked(h.conns[name])
+	}
+	if err := h.configs.PutConnector(name, config, target); err != nil {
+		return ConnectorInfo{}, false, fmt.Errorf("connect: store config: %w", err)
+	}
+	h.startConnectorLocked(name)
+	info, err := h.ConnectorInfo(name)
+	return info, !exists, err
+}
+
+// PatchConnectorConfig implements Herder.
+func (h *Standalone) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (ConnectorInfo, error) {
+	cur, err := h.ConnectorConfig(name)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(cur, k)
+		} else {
+			cur[k] = *v
+		}
+	}
+	info, _, err := h.PutConnectorConfig(ctx, name, cur, true, "")
+	return info, err
+}
+
+// DeleteConnector implements Herder.
+func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.configs.Connector(name); !ok {
+		return h.notFound(name)
+	}
+	h.stopConnectorLocked(h.conns[name])
+	delete(h.conns, name)
+	if err := h.configs.RemoveConnector(name); err != nil {
+		return fmt.Errorf("connect: remove config: %w", err)
+	}
+	if err := h.statuses.Remove(name); err != nil {
+		return fmt.Errorf("connect: remove status: %w", err)
+	}
+	h.log.Info("connector deleted", "connector", name)
+	return nil
+}
+
+// ConnectorStatus implements Herder.
+func (h *Standalone) ConnectorStatus(name string) (ConnectorStatus, error) {
+	st, ok := h.configs.Connector(name)
+	if !ok {
+		return ConnectorStatus{}, h.notFound(name)
+	}
+	cs, ok := h.statuses.Connector(name)
+	if !ok {
+		cs = Status{State: StateUnassigned, WorkerID: h.workerID}
+	}
+	out := ConnectorStatus{Name: name, Connector: cs, Type: h.pluginType(st.Config), Tasks: []TaskStatus{}}
+	tasks := h.statuses.Tasks(name)
+	for i := range st.Tasks {
+		ts, ok := tasks[i]
+		if !ok {
+			ts = Status{State: StateUnassigned, WorkerID: h.workerID}
+		}
+		out.Tasks = append(out.Tasks, TaskStatus{ID: i, Status: ts})
+	}
+	return out, nil
+}
+
+// TaskStatus implements Herder.
+func (h *Standalone) TaskStatus(id TaskID) (TaskStatus, error) {
+	cs, err := h.ConnectorStatus(id.Connector)
+	if err != nil {
+		return TaskStatus{}, err
+	}
+	if id.Task < 0 || id.Task >= len(cs.Tasks) {
+		return TaskStatus{}, fmt.Errorf("Task %s-%d not found: %w", id.Connector, id.Task, ErrNotFound)
+	}
+	return cs.Tasks[id.Task], nil
+}
+
+// TaskConfigs implements Herder.
+func (h *Standalone) TaskConfigs(name string) ([]TaskConfig, error) {
+	st, ok := h.configs.Connector(name)
+	if !ok {
+		return nil, h.notFound(name)
+	}
+	out := make([]TaskConfig, len(st.Tasks))
+	for i, t := range st.Tasks {
+		out[i] = TaskConfig{ID: TaskID{Connector: name, Task: i}, Config: t}
+	}
+	return out, nil
+}
+
+// ConnectorTopics implements Herder.
+func (h *Standalone) ConnectorTopics(name string) ([]string, error) {
+	if _, ok := h.configs.Connector(name); !ok {
+		return nil, h.notFound(name)
+	}
+	return h.statuses.Topics(name), nil
+}
+
+// ResetConnectorTopics implements Herder.
+func (h *Standalone) ResetConnectorTopics(name string) error {
+	if _, ok := h.configs.Connector(name); !ok {
+		return h.notFound(name)
+	}
+	return h.statuses.ResetTopics(name)
+}
+
+// Plugins implements Herder.
+func (h *Standalone) Plugins(all bool) []PluginInfo {
+	var out []PluginInfo
+	for _, p := range h.reg.Plugins() {
+		if all || p.Type == PluginSource || p.Type == PluginSink {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// PluginConfig implements Herder.
+func (h *Standalone) PluginConfig(plugin string) ([]ConfigKey, error) {
+	c, err := h.reg.NewConnector(plugin)
+	if err != nil {
+		return nil, fmt.Errorf("Unknown plugin %s: %w", plugin, ErrNotFound)
+	}
+	return c.Config().Keys(), nil
+}
+
+// ValidateConfig implements Herder.
+func (h *Standalone) ValidateConfig(_ context.Context, config map[string]string) (ConfigInfos, error) {
+	class := strings.TrimSpace(config[ConnectorClassConfig])
+	if class == "" {
+		return ConfigInfos{}, fmt.Errorf("Connector config %v contains no connector type: %w", config, ErrBadRequest)
+	}
+	p, err := h.reg.Lookup(class)
+	if err != nil || (p.Type != PluginSource && p.Type != PluginSink) {
+		var names []string
+		for _, pl := range h.Plugins(false) {
+			names = append(names, pl.Class)
+		}
+		return ConfigInfos{}, fmt.Errorf("Failed to find any class that implements Connector and which name matches %s, available connectors are: %s: %w",
+			class, strings.Join(names, ", "), ErrBadRequest)
+	}
+	conn, err := h.reg.NewConnector(class)
+	if err != nil {
+		return ConfigInfos{}, fmt.Errorf("connect: %w", err)
+	}
+	def := connectorDef(h.reg, p.Type).Merge(conn.Config())
+	vals := def.Validate(config)
+	if p.Type == PluginSink {
+		validateSinkTopics(config, vals)
+	}
+	if v, ok := conn.(ConfigValidator); ok {
+		vals = v.ValidateConfig(config, vals)
+	}
+	infos := ConfigInfos{Name: p.Class, ErrorCount: ErrorCount(vals), Groups: []string{}}
+	seen := map[string]bool{}
+	for _, cv := range vals {
+		k, _ := def.Key(cv.Name)
+		if k.Group != "" && !seen[k.Group] {
+			seen[k.Group] = true
+			infos.Groups = append(infos.Groups, k.Group)
+		}
+		infos.Configs = append(infos.Configs, ConfigInfo{Definition: k, Value: cv})
+	}
+	return infos, nil
+}
+
+func validateSinkTopics(config map[string]string, vals []ConfigValue) {
+	topics := SplitList(config[TopicsConfig])
+	re := strings.TrimSpace(config[TopicsRegexConfig])
+	addErr := func(name, msg string) {
+		for i := range vals {
+			if vals[i].Name == name {
+				vals[i].Errors = append(vals[i].Errors, msg)
+			}
+		}
+	}
+	switch {
+	case len(topics) == 0 && re == "":
+		addErr(TopicsConfig, sinkTopicsMissingError)
+		addErr(TopicsRegexConfig, sinkTopicsMissingError)
+	case len(topics) > 0 && re != "":
+		msg := "topics and topics.regex are mutually exclusive options, but both are set."
+		addErr(TopicsConfig, msg)
+		addErr(TopicsRegexConfig, msg)
+	case re != "":
+		if _, err := regexp.Compile(re); err != nil {
+			addErr(TopicsRegexConfig, fmt.Sprintf("Invalid value %s for configuration topics.regex: %v", re, err))
+		}
+	}
+}

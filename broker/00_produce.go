@@ -148,12 +148,14 @@ func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kms
 	case c == blog.CompressionZstd && version < 7:
 		return 0, kerr.UnsupportedCompressionType, "zstd needs Produce v7 or newer"
 	}
-	if set.compaction { // compacted topics need a key on every record (broker/log cleaner)
-		if err := blog.CheckKeys(records); errors.Is(err, blog.ErrNullKey) {
-			return 0, kerr.InvalidRecord, err.Error()
-		} else if err != nil {
-			return 0, kerr.CorruptMessage, err.Error()
-		}
+	// Decode every record, as Kafka's validator does, so a batch whose
+	// CRC holds but whose records do not decode is never stored.
+	nullKey, err := blog.ValidateRecords(records)
+	if err != nil {
+		return 0, kerr.CorruptMessage, err.Error()
+	}
+	if nullKey && set.compaction { // compacted topics need a key on every record
+		return 0, kerr.InvalidRecord, blog.ErrNullKey.Error()
 	}
 	if h.IsTransactional() {
 		if req.TransactionID == nil {
@@ -220,6 +222,31 @@ func (b *Broker) syncAppended(resp *kmsg.ProduceResponse, pending []pendingSync)
 		}
 		ps.p.advanceHighWatermark(ps.next)
 	}
+}
+
+// produceTooOld answers a Produce v0-2 (message format v0/v1, which this
+// broker does not store) with UNSUPPORTED_VERSION for every partition, and
+// says why in the log. acks=0 requests get no answer, as always.
+func produceTooOld(b *Broker, r *request) kmsg.Response {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	b.logger.Warn("refusing old produce: message format v0/v1 is not supported; use a client that sends Produce v3+ (Kafka 0.11+)",
+		"remote", r.conn.remote, "client", r.clientID, "version", r.version)
+	if req.Acks == 0 {
+		return nil
+	}
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, kerr.UnsupportedVersion.Code
+			sp.BaseOffset, sp.LogAppendTime = -1, -1
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }
 
 // appendError maps a log append failure to its Kafka error code.

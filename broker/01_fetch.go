@@ -130,6 +130,12 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 	ready := false
 	readCommitted := req.IsolationLevel == 1
 	var st *kmsg.FetchResponseTopic
+	arena := r.conn.fetchArena[:0]
+	defer func() {
+		if cap(arena) <= maxKeptFetchArena {
+			r.conn.fetchArena = arena
+		}
+	}()
 	for i := range plan.items {
 		it := &plan.items[i]
 		t := b.fetchTopic(r, it)
@@ -159,7 +165,11 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 				limit = lso
 			}
 			maxBytes := max(min(int64(it.maxBytes), budget), 0)
-			data, err := b.readPartition(p, it.offset, int32(maxBytes), limit, total == 0)
+			var data []byte
+			var err error
+			start := len(arena)
+			arena, err = b.readPartition(arena, p, it.offset, int32(maxBytes), limit, total == 0)
+			data = arena[start:]
 			if err != nil {
 				sp.ErrorCode = fetchErrorCode(err)
 				ready = true
@@ -199,15 +209,20 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 	return resp, total, ready
 }
 
-// readPartition reads committed data from offset, or reports why not.
-func (b *Broker) readPartition(p *partition, offset int64, maxBytes int32, limit int64, minOne bool) ([]byte, error) {
+// maxKeptFetchArena bounds the record buffer a connection keeps between
+// fetches.
+const maxKeptFetchArena = 8 << 20
+
+// readPartition appends committed data from offset to dst, or reports why
+// not.
+func (b *Broker) readPartition(dst []byte, p *partition, offset int64, maxBytes int32, limit int64, minOne bool) ([]byte, error) {
 	if offset > p.log.LogEndOffset() || offset < p.log.LogStartOffset() {
-		return nil, blog.ErrOffsetOutOfRange
+		return dst, blog.ErrOffsetOutOfRange
 	}
 	if offset >= limit {
-		return nil, nil
+		return dst, nil
 	}
-	return p.log.Read(offset, maxBytes, limit, minOne)
+	return p.log.ReadAppend(dst, offset, maxBytes, limit, minOne)
 }
 
 func fetchErrorCode(err error) int16 {

@@ -31,6 +31,11 @@ type request struct {
 	// unsupported is set for an ApiVersions request of a version the broker
 	// does not know; it is answered with a v0 response.
 	unsupported bool
+	// oldRecords is set for a Produce of a version older than the broker
+	// serves (v0-2, message formats v0/v1): it is decoded and answered with
+	// UNSUPPORTED_VERSION for every partition instead of closing the
+	// connection.
+	oldRecords bool
 }
 
 // conn serves one client connection: a reader goroutine decodes frames into
@@ -44,6 +49,11 @@ type conn struct {
 
 	closeOnce sync.Once
 	done      chan struct{}
+
+	// fetchArena holds the record bytes of the fetch being answered; it is
+	// reused by the next fetch once the response is written (owned by the
+	// serving goroutine).
+	fetchArena []byte
 }
 
 func newConn(b *Broker, nc net.Conn, listener string) *conn {
@@ -84,6 +94,9 @@ func (c *conn) serve() {
 		if resp == nil {
 			continue
 		}
+		if need := responseSizeHint(resp); cap(buf) < need {
+			buf = make([]byte, 0, need) // one allocation, no regrowth while encoding
+		}
 		buf = appendResponse(buf[:0], r, resp)
 		if _, err := w.Write(buf); err != nil {
 			return
@@ -93,10 +106,28 @@ func (c *conn) serve() {
 				return
 			}
 		}
-		if cap(buf) > 1<<20 {
+		if cap(buf) > 4<<20 {
 			buf = nil // don't pin a large fetch buffer to an idle connection
 		}
 	}
+}
+
+// responseSizeHint estimates the encoded size of a response whose bulk is
+// record data (Fetch), so its buffer is allocated once; 0 for others.
+func responseSizeHint(resp kmsg.Response) int {
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 256
+	for i := range fr.Topics {
+		n += 64 + len(fr.Topics[i].Topic)
+		for j := range fr.Topics[i].Partitions {
+			p := &fr.Topics[i].Partitions[j]
+			n += 96 + len(p.RecordBatches) + 16*len(p.AbortedTransactions)
+		}
+	}
+	return n
 }
 
 // appendResponse frames resp: size, correlation ID, the header's tagged
@@ -115,6 +146,9 @@ func appendResponse(dst []byte, r *request, resp kmsg.Response) []byte {
 func (c *conn) handle(r *request) (kmsg.Response, error) {
 	if r.unsupported {
 		return apiVersionsUnsupported(r), nil
+	}
+	if r.oldRecords {
+		return produceTooOld(c.b, r), nil
 	}
 	h := handlers[r.key]
 	return h.handle(c.b, r)
@@ -201,7 +235,11 @@ func decodeRequest(frame []byte) (*request, error) {
 			r.unsupported = true // answered with a v0 ApiVersions response
 			return r, nil
 		}
-		return nil, fmt.Errorf("%w: %s v%d (supported %d-%d)", errUnknownVersion, kmsg.NameForKey(r.key), r.version, h.minVersion, h.maxVersion)
+		if r.key == 0 && r.version >= 0 && r.version < h.minVersion {
+			r.oldRecords = true // decoded below, refused by the handler
+		} else {
+			return nil, fmt.Errorf("%w: %s v%d (supported %d-%d)", errUnknownVersion, kmsg.NameForKey(r.key), r.version, h.minVersion, h.maxVersion)
+		}
 	}
 	kreq := kmsg.RequestForKey(r.key)
 	kreq.SetVersion(r.version)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 )
 
 // Read returns whole batches in offset order, starting with the batch that
@@ -18,8 +19,16 @@ import (
 // offset == log end gives (nil, nil); offset below the log start or past the
 // log end gives ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+	return l.ReadAppend(nil, offset, maxBytes, maxOffset, minOneBatch)
+}
+
+// ReadAppend is Read that appends the batches to dst (which it may grow)
+// and returns the extended slice; the batches are the part after len(dst).
+// A caller that reuses dst across reads avoids an allocation per read. On
+// an error or when there is nothing to read it returns dst unchanged.
+func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
-		b, err := l.read(offset, maxBytes, maxOffset, minOneBatch)
+		b, err := l.read(dst, offset, maxBytes, maxOffset, minOneBatch)
 		if errors.Is(err, errSegmentGone) {
 			if l.isClosed.Load() {
 				return nil, ErrClosed
@@ -38,43 +47,43 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	}
 }
 
-func (l *Log) read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+func (l *Log) read(dst []byte, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
 	if l.isClosed.Load() {
-		return nil, ErrClosed
+		return dst, ErrClosed
 	}
 	leo := l.leo.Load()
 	segs := *l.segs.Load()
 	start := l.logStart.Load()
 	if offset < start || offset > leo {
-		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, leo)
+		return dst, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, leo)
 	}
 	if offset == leo {
-		return nil, nil
+		return dst, nil
 	}
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	if i < 0 {
-		return nil, fmt.Errorf("%w: %d below the first segment", ErrOffsetOutOfRange, offset)
+		return dst, fmt.Errorf("%w: %d below the first segment", ErrOffsetOutOfRange, offset)
 	}
 	for ; i < len(segs); i++ {
 		s := segs[i]
 		f, err := l.cache.acquire(s, l)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 		pos, size, err := l.locate(s, f, offset)
 		if err != nil {
 			l.cache.release(s)
-			return nil, err
+			return dst, err
 		}
 		if pos < 0 {
 			l.cache.release(s)
 			continue // offset is past this segment's batches
 		}
-		b, err := l.collect(segs[i:], f, pos, size, maxBytes, maxOffset, minOneBatch)
+		b, err := l.collect(dst, segs[i:], f, pos, size, maxBytes, maxOffset, minOneBatch)
 		l.cache.release(s)
 		return b, err
 	}
-	return nil, nil
+	return dst, nil
 }
 
 // locate finds the position of the batch containing offset in s, using the
@@ -86,6 +95,11 @@ func (l *Log) locate(s *segment, f File, offset int64) (pos int64, size int64, e
 	var hdr [27]byte
 	var chunk []byte
 	chunkAt := int64(-1)
+	defer func() {
+		if chunk != nil {
+			chunkPool.Put(&chunk)
+		}
+	}()
 	for pos < end {
 		var hb []byte
 		if chunkAt >= 0 && pos >= chunkAt && pos+27 <= chunkAt+int64(len(chunk)) {
@@ -96,8 +110,9 @@ func (l *Log) locate(s *segment, f File, offset int64) (pos int64, size int64, e
 				return 0, 0, corruptAt(s, pos)
 			}
 			if chunk == nil {
-				chunk = make([]byte, 4096)
+				chunk = *chunkPool.Get().(*[]byte)
 			}
+			chunk = chunk[:4096]
 			m, rerr := f.ReadAt(chunk[:n], pos)
 			if int64(m) < n {
 				if rerr == nil || rerr == io.EOF {
@@ -123,17 +138,20 @@ func (l *Log) locate(s *segment, f File, offset int64) (pos int64, size int64, e
 	return -1, 0, nil
 }
 
+// chunkPool recycles locate's 4 KiB header-scan buffers.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
 func corruptAt(s *segment, pos int64) error {
 	return fmt.Errorf("%w: segment %d has no valid batch at position %d", ErrStorage, s.base, pos)
 }
 
 // collect reads whole batches from segs[0] at pos (the first of size
-// first bytes) onwards into one buffer.
-func (l *Log) collect(segs []*segment, f File, pos, first int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+// first bytes) onwards, appending them to dst.
+func (l *Log) collect(dst []byte, segs []*segment, f File, pos, first int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
 	budget := int64(maxBytes)
 	if first > budget {
 		if !minOneBatch {
-			return nil, nil
+			return dst, nil
 		}
 		budget = first
 	}
@@ -144,10 +162,17 @@ func (l *Log) collect(segs []*segment, f File, pos, first int64, maxBytes int32,
 		}
 		avail += s.size.Load()
 	}
-	buf := make([]byte, min(budget, avail))
+	want := int(min(budget, avail))
+	base := len(dst)
+	if cap(dst)-base < want {
+		grown := make([]byte, base, base+want)
+		copy(grown, dst)
+		dst = grown
+	}
+	buf := dst[base : base+want]
 	n, err := readFull(f, buf[:min(int64(len(buf)), segs[0].size.Load()-pos)], pos)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	for _, s := range segs[1:] {
 		if n >= len(buf) {
@@ -164,7 +189,7 @@ func (l *Log) collect(segs []*segment, f File, pos, first int64, maxBytes int32,
 		}
 		n += m
 	}
-	return cutBatches(buf[:n], maxOffset), nil
+	return dst[:base+len(cutBatches(buf[:n], maxOffset))], nil
 }
 
 func readFull(f File, b []byte, off int64) (int, error) {

@@ -1,8 +1,12 @@
 package log
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // ValidateRecords decodes every record of a v2 batch (decompressing it as
@@ -23,10 +27,11 @@ func ValidateRecords(batch []byte) (nullKey bool, err error) {
 	if h.IsControl() {
 		return false, nil
 	}
-	recs, err := batchRecords(batch, &h)
+	recs, release, err := pooledRecords(batch, &h)
 	if err != nil {
 		return false, err
 	}
+	defer release()
 	for i := int64(0); i < int64(h.RecordCount); i++ {
 		length, n := binary.Varint(recs)
 		if n <= 0 || length < 1 || length > int64(len(recs)-n) {
@@ -43,6 +48,52 @@ func ValidateRecords(batch []byte) (nullKey bool, err error) {
 		return false, fmt.Errorf("%w: %d bytes after the last of %d records", ErrCorruptRecords, len(recs), h.RecordCount)
 	}
 	return nullKey, nil
+}
+
+// validateBufs recycles decompression buffers across produce requests, so
+// validating compressed batches does not feed the garbage collector.
+var validateBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// pooledRecords is batchRecords with the output in a pooled buffer for the
+// codecs that can decode into one (plain snappy, zstd); release returns it.
+func pooledRecords(batch []byte, h *BatchHeader) ([]byte, func(), error) {
+	data := batch[BatchHeaderSize:h.Size()]
+	noop := func() {}
+	switch h.Compression() {
+	case CompressionNone:
+		return data, noop, nil
+	case CompressionSnappy:
+		if bytes.HasPrefix(data, xerialMagic) {
+			break
+		}
+		n, err := s2.DecodedLen(data)
+		if err != nil || n > maxDecompressed {
+			return nil, noop, fmt.Errorf("%w: snappy: bad length", ErrCorruptRecords)
+		}
+		bp := validateBufs.Get().(*[]byte)
+		if cap(*bp) < n {
+			*bp = make([]byte, 0, n)
+		}
+		out, err := s2.Decode((*bp)[:n], data)
+		if err != nil {
+			validateBufs.Put(bp)
+			return nil, noop, fmt.Errorf("%w: snappy: %w", ErrCorruptRecords, err)
+		}
+		return out, func() { validateBufs.Put(bp) }, nil
+	case CompressionZstd:
+		bp := validateBufs.Get().(*[]byte)
+		out, err := zstdDecoder().DecodeAll(data, (*bp)[:0])
+		if err != nil {
+			validateBufs.Put(bp)
+			return nil, noop, fmt.Errorf("%w: zstd: %w", ErrCorruptRecords, err)
+		}
+		if cap(out) <= 16<<20 {
+			*bp = out[:0]
+		}
+		return out, func() { validateBufs.Put(bp) }, nil
+	}
+	out, err := batchRecords(batch, h)
+	return out, noop, err
 }
 
 // recordReader walks the fields of one record body.
@@ -65,12 +116,18 @@ func (r *recordReader) varint(what string) int64 {
 }
 
 // bytesField skips a varint-length-prefixed field; -1 means null when
-// nullable. It reports whether the field was null.
+// nullable. It reports whether the field was null. what names the field in
+// errors only (no string is built on the good path).
 func (r *recordReader) bytesField(what string, nullable bool) bool {
-	l := r.varint(what + " length")
 	if r.err != nil {
 		return false
 	}
+	l, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = fmt.Errorf("%w: %s length", ErrCorruptRecords, what)
+		return false
+	}
+	r.b = r.b[n:]
 	if l == -1 && nullable {
 		return true
 	}

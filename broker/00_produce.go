@@ -229,8 +229,8 @@ func (b *Broker) syncAppended(resp *kmsg.ProduceResponse, pending []pendingSync)
 // says why in the log. acks=0 requests get no answer, as always.
 func produceTooOld(b *Broker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.ProduceRequest)
-	b.logger.Warn("refusing old produce: message format v0/v1 is not supported; use a client that sends Produce v3+ (Kafka 0.11+)",
-		"remote", r.conn.remote, "client", r.clientID, "version", r.version)
+	b.logger.Warn(fmt.Sprintf("refusing Produce v%d: message format v0/v1 is not supported; use a client that sends Produce v3+ (Kafka 0.11+)", r.version),
+		"remote", r.conn.remote, "client", r.clientID)
 	if req.Acks == 0 {
 		return nil
 	}

@@ -89,6 +89,16 @@ func (p *sourceTopicPartitioner) Partition(r *kgo.Record, n int) int {
 		}
 		return n - 1
 	}
+	return p.def.Partition(r, n) // not reached for backup partitioners: kgo calls PartitionByBackup
+}
+
+func (p *sourceTopicPartitioner) PartitionByBackup(r *kgo.Record, n int, backup kgo.TopicBackupIter) int {
+	if r.Context != nil && r.Context.Value(manualPartition{}) != nil {
+		return p.Partition(r, n)
+	}
+	if bp, ok := p.def.(kgo.TopicBackupPartitioner); ok {
+		return bp.PartitionByBackup(r, n, backup)
+	}
 	return p.def.Partition(r, n)
 }
 
@@ -104,7 +114,8 @@ func (w *sourceWork) run(ctx context.Context, r *taskRunner) error {
 	if err != nil {
 		return fmt.Errorf("producer config: %w", err)
 	}
-	opts = append(opts, kgo.RecordPartitioner(sourcePartitioner{def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}))
+	opts = append(opts, kgo.AllowAutoTopicCreation(),
+		kgo.RecordPartitioner(sourcePartitioner{def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}))
 	w.client, err = kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)

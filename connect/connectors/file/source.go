@@ -175,9 +175,10 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*connect.SourceRecord, error) 
 			<-ctx.Done() // stdin is finished
 			return nil, nil
 		}
-		if !sleep(ctx, pollWait) {
-			return nil, nil
-		}
+		// Nothing new: wait a little and return, so that the worker can
+		// commit offsets in between.
+		sleep(ctx, pollWait)
+		return nil, nil
 	}
 	return nil, nil
 }

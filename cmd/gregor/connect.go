@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gregorhq/gregor/connect"
+	_ "github.com/gregorhq/gregor/connect/connectors/datagen" // registers Datagen
+	_ "github.com/gregorhq/gregor/connect/connectors/file"    // registers FileStreamSource/Sink
+	_ "github.com/gregorhq/gregor/connect/converters"         // registers the converters
+	"github.com/gregorhq/gregor/connect/rest"
+)
+
+func newConnectCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "connect",
+		Short:   "Run Kafka Connect workers (source and sink connectors)",
+		GroupID: "server",
+		Long: `Run a Kafka Connect worker: connectors that move data between Kafka topics and
+other systems, managed through Kafka Connect's REST API. Connectors are compiled
+into gregor: FileStreamSource, FileStreamSink and Datagen (see
+"gregor connect plugins").`,
+	}
+	cmd.AddCommand(newConnectStandaloneCommand(), newConnectPluginsCommand())
+	return cmd
+}
+
+func newConnectStandaloneCommand() *cobra.Command {
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "standalone worker.properties [connector.properties|connector.json ...]",
+		Short: "Run a standalone worker with the given connectors",
+		Long: `Run a standalone Connect worker: every connector and task runs in this process,
+source offsets are kept in offset.storage.file.filename and sink offsets in the
+consumer group connect-<name>.
+
+worker.properties uses Kafka Connect's names (bootstrap.servers, key.converter,
+value.converter, key.converter.schemas.enable, offset.storage.file.filename,
+offset.flush.interval.ms, listeners, ...). Each connector file is either a
+.properties file or JSON ({"name": ..., "config": {...}} or a flat object).
+The REST API listens on listeners (default http://127.0.0.1:8083). Ctrl-C stops
+the worker cleanly: sinks flush, offsets are committed.`,
+		Example: `  gregor connect standalone worker.properties file-source.properties file-sink.properties
+  curl -s localhost:8083/connectors?expand=status`,
+		Args: minArgs(1, "a worker.properties file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConnectStandalone(cmd, args[0], args[1:], logLevel)
+		},
+	}
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles []string, logLevel string) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	data, err := os.ReadFile(workerFile)
+	if err != nil {
+		return fmt.Errorf("read worker config: %w", err)
+	}
+	props, err := connect.ParseProperties(string(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", workerFile, err)
+	}
+	wc, err := connect.ParseWorkerConfig(props)
+	if err != nil {
+		return fmt.Errorf("%s: %w", workerFile, err)
+	}
+	var configs []map[string]string
+	for _, f := range connectorFiles {
+		c, err := readConnectorFile(f)
+		if err != nil {
+			return err
+		}
+		configs = append(configs, c)
+	}
+	h, err := connect.NewStandalone(wc, connect.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	srv := rest.New(h, log)
+	listener := connect.DefaultListener
+	if len(wc.Listeners) > 0 {
+		listener = wc.Listeners[0]
+	}
+	if len(wc.Listeners) > 1 {
+		log.Warn("only the first REST listener is served", "listener", listener)
+	}
+	if err := srv.Listen(listener); err != nil {
+		_ = h.Close()
+		return err
+	}
+	listening := []string{"http://" + srv.Addr()}
+	defer func() {
+		_ = srv.Close()
+		if err := h.Close(); err != nil {
+			log.Error("worker shutdown", "err", err)
+		}
+	}()
+	ctx := cmdContext(cmd)
+	for _, c := range configs {
+		if _, _, err := h.PutConnectorConfig(ctx, c[connect.NameConfig], c, false, ""); err != nil {
+			return fmt.Errorf("connector %s: %w", c[connect.NameConfig], err)
+		}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone: REST API on %s, %d connector(s), brokers %s\n",
+		strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","))
+	<-ctx.Done()
+	log.Info("shutting down: flushing and committing offsets")
+	return nil
+}
+
+// readConnectorFile reads a connector configuration from a .properties
+// file or a JSON file ({"name":..., "config":{...}} or a flat object).
+func readConnectorFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read connector config: %w", err)
+	}
+	var cfg map[string]string
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		var wrapped struct {
+			Name   string            `json:"name"`
+			Config map[string]string `json:"config"`
+		}
+		if err := json.Unmarshal(data, &wrapped); err == nil && wrapped.Config != nil {
+			cfg = wrapped.Config
+			if wrapped.Name != "" {
+				cfg[connect.NameConfig] = wrapped.Name
+			}
+		} else if err := json.Unmarshal(data, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: not a connector configuration: %w", path, err)
+		}
+	} else if cfg, err = connect.ParseProperties(string(data)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if strings.TrimSpace(cfg[connect.NameConfig]) == "" {
+		return nil, fmt.Errorf("%s: the connector has no name", path)
+	}
+	return cfg, nil
+}
+
+func newConnectPluginsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plugins",
+		Short: "List the connector and converter plugins compiled into gregor",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t := newTable("CLASS", "TYPE", "ALIASES")
+			for _, p := range connect.DefaultRegistry.Plugins() {
+				t.add(p.Class, string(p.Type), strings.Join(p.Aliases, ","))
+			}
+			return t.write(cmd.OutOrStdout())
+		},
+	}
+}

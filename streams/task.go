@@ -1,0 +1,285 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/gregorhq/gregor/state"
+)
+
+// TaskID names a task: the sub-topology and the partition it processes, printed as
+// Kafka Streams does ("1_3").
+type TaskID struct {
+	Subtopology int
+	Partition   int32
+}
+
+// String returns "<subtopology>_<partition>".
+func (id TaskID) String() string {
+	return strconv.Itoa(id.Subtopology) + "_" + strconv.FormatInt(int64(id.Partition), 10)
+}
+
+// collector receives the records sinks write.
+type collector interface {
+	send(topic string, partition int32, key, value []byte, ts int64, headers []Header) error
+}
+
+// taskConfig is what a task needs from its runner.
+type taskConfig struct {
+	id         TaskID
+	app        string
+	topo       *Topology
+	stateDir   string
+	writer     state.ChangelogWriter // nil: no changelogs
+	reader     state.ChangelogReader
+	out        collector
+	handler    DeserializationHandler
+	tsx        TimestampExtractor
+	cacheBytes int64
+	logger     *slog.Logger
+	now        func() int64 // wall clock, milliseconds
+	restore    state.RestoreListener
+}
+
+// task is one instance of a sub-topology, processing one partition of its sources. It
+// is driven by a single goroutine.
+type task struct {
+	cfg        taskConfig
+	id         TaskID
+	sub        *subtopology
+	st         *state.Task
+	unlogged   []state.Store
+	stores     map[string]any
+	caches     []*kvCache
+	memo       map[*gnode]any
+	sources    map[string]rawProcessor
+	tsx        map[string]TimestampExtractor
+	partTime   map[string]int64
+	cacheBytes int64
+	cur        *ConsumedRecord
+	curTs      int64
+	streamTime int64
+	puncts     []*schedule
+	closers    []func() error
+	offsets    map[state.TopicPartition]int64
+	logger     *slog.Logger
+	closed     bool
+}
+
+func newTask(cfg taskConfig) *task {
+	sub := cfg.topo.subs[cfg.id.Subtopology]
+	return &task{
+		cfg: cfg, id: cfg.id, sub: sub, stores: map[string]any{}, memo: map[*gnode]any{},
+		sources: map[string]rawProcessor{}, tsx: map[string]TimestampExtractor{}, partTime: map[string]int64{},
+		streamTime: -1, curTs: -1, offsets: map[state.TopicPartition]int64{},
+		logger: cfg.logger.With("task", cfg.id.String()),
+	}
+}
+
+// topicName resolves a topic name of the topology: internal topics get the
+// application.id prefix.
+func (t *task) topicName(name string, internal bool) string {
+	if internal {
+		return t.cfg.app + "-" + name
+	}
+	return name
+}
+
+// init opens and restores the task's stores, then instantiates its processors.
+func (t *task) init(ctx context.Context) error {
+	if len(t.sub.stores) > 0 {
+		// The changelog record cache of package state coalesces the writes of stores
+		// without a streams cache; stores with one are coalesced already.
+		logCache := int64(-1)
+		for _, spec := range t.sub.stores {
+			if spec.logging && !spec.caching {
+				logCache = max(t.cfg.cacheBytes, 1<<16)
+			}
+		}
+		st, err := state.OpenTask(state.TaskConfig{
+			ApplicationID: t.cfg.app, TaskID: t.id.String(), Partition: t.id.Partition,
+			StateDir: t.cfg.stateDir, Writer: t.cfg.writer, Reader: t.cfg.reader,
+			CacheMaxBytes: logCache, RestoreListener: t.cfg.restore, Logger: t.logger,
+		})
+		if err != nil {
+			return fmt.Errorf("streams: task %s: %w", t.id, err)
+		}
+		t.st = st
+		caching := 0
+		for _, spec := range t.sub.stores {
+			if spec.caching {
+				caching++
+			}
+		}
+		if caching > 0 {
+			t.cacheBytes = max(t.cfg.cacheBytes/int64(caching), 1<<16)
+		}
+		for _, spec := range t.sub.stores {
+			var raw state.KeyValueStore
+			if spec.logging {
+				raw, err = st.KeyValueStore(spec.name, spec.factory())
+			} else {
+				raw, err = spec.factory()(spec.name, st.StoreDir(spec.name))
+				if err == nil {
+					t.unlogged = append(t.unlogged, raw)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("streams: task %s: %w", t.id, err)
+			}
+			t.stores[spec.name] = spec.wrap(t, raw)
+		}
+		if err := st.Restore(ctx); err != nil {
+			return fmt.Errorf("streams: task %s: restore: %w", t.id, err)
+		}
+	}
+	for _, src := range t.sub.sources {
+		p, err := src.source(t)
+		if err != nil {
+			return err
+		}
+		tsx := src.tsx
+		if tsx == nil {
+			tsx = t.cfg.tsx
+		}
+		for _, topic := range src.topics {
+			name := t.topicName(topic, src.internal)
+			t.sources[name] = p
+			t.tsx[name] = tsx
+			t.partTime[name] = -1
+		}
+	}
+	return nil
+}
+
+// timestamp returns the timestamp of the record being processed (or of the punctuation
+// running).
+func (t *task) timestamp() int64 { return t.curTs }
+
+// process runs one consumed record through the task.
+func (t *task) process(r *ConsumedRecord) error {
+	src, ok := t.sources[r.Topic]
+	if !ok {
+		return fmt.Errorf("streams: task %s: no source for topic %q", t.id, r.Topic)
+	}
+	t.offsets[state.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
+	pt := t.partTime[r.Topic]
+	ts := t.tsx[r.Topic](*r, pt)
+	if ts < 0 {
+		t.logger.Warn("streams: skipping record with negative timestamp", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "timestamp", ts)
+		return nil
+	}
+	if ts > pt {
+		t.partTime[r.Topic] = ts
+	}
+	r.Timestamp = ts
+	t.cur, t.curTs = r, ts
+	err := src.processRaw(t, r)
+	t.cur = nil
+	if err != nil {
+		return fmt.Errorf("streams: task %s: %s-%d offset %d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+	}
+	if ts > t.streamTime {
+		t.streamTime = ts
+		return t.punctuate(StreamTime, ts)
+	}
+	return nil
+}
+
+// deserializationError applies the handler to a record that did not deserialize.
+func (t *task) deserializationError(r *ConsumedRecord, err error) error {
+	h := t.cfg.handler
+	if h == nil {
+		h = LogAndFail
+	}
+	if h(*r, err) == DeserializationContinue {
+		t.logger.Warn("streams: skipping record that failed to deserialize", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+		return nil
+	}
+	return fmt.Errorf("%w: deserialize: %w", ErrSerde, err)
+}
+
+// flushCaches writes every cached update to its store and forwards it downstream;
+// upstream stores flush first, so what they forward is flushed too.
+func (t *task) flushCaches() error {
+	for {
+		for _, c := range t.caches {
+			if err := c.flush(); err != nil {
+				return fmt.Errorf("streams: task %s: flush cache: %w", t.id, err)
+			}
+		}
+		clean := true
+		for _, c := range t.caches {
+			if len(c.dirty) > 0 {
+				clean = false
+			}
+		}
+		if clean {
+			return nil
+		}
+	}
+}
+
+// commit flushes the caches and the changelogs and returns the offsets to commit.
+func (t *task) commit(ctx context.Context) (map[state.TopicPartition]int64, error) {
+	if err := t.flushCaches(); err != nil {
+		return nil, err
+	}
+	if t.st != nil {
+		if err := t.st.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("streams: task %s: commit: %w", t.id, err)
+		}
+	}
+	out := make(map[state.TopicPartition]int64, len(t.offsets))
+	for tp, off := range t.offsets {
+		out[tp] = off
+	}
+	return out, nil
+}
+
+// close closes the processors and stores. A clean close commits first (the caller
+// commits the returned offsets); an unclean one drops cached updates and writes no
+// checkpoint.
+func (t *task) close(ctx context.Context, clean bool) (map[state.TopicPartition]int64, error) {
+	if t.closed {
+		return nil, nil
+	}
+	var errs []error
+	var offsets map[state.TopicPartition]int64
+	if clean {
+		var err error
+		if offsets, err = t.commit(ctx); err != nil {
+			errs = append(errs, err)
+			clean = false
+		}
+	}
+	t.closed = true
+	for i := len(t.closers) - 1; i >= 0; i-- {
+		if err := t.closers[i](); err != nil {
+			errs = append(errs, fmt.Errorf("streams: task %s: close processor: %w", t.id, err))
+		}
+	}
+	for _, s := range t.unlogged {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("streams: task %s: close store: %w", t.id, err))
+		}
+	}
+	if t.st != nil {
+		if err := t.st.Close(ctx, clean); err != nil {
+			errs = append(errs, fmt.Errorf("streams: task %s: close state: %w", t.id, err))
+		}
+	}
+	return offsets, errors.Join(errs...)
+}
+
+// stateStore returns the typed store named name.
+func (t *task) stateStore(name string) (any, error) {
+	s, ok := t.stores[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q in task %s", ErrUnknownStore, name, t.id)
+	}
+	return s, nil
+}

@@ -138,7 +138,12 @@ func (w *sinkWork) loop(ctx context.Context, r *taskRunner) error {
 				return nil
 			}
 		}
-		fetches := w.client.PollRecords(ctx, maxRecs)
+		// Poll no longer than until the next commit is due, so that what
+		// was Put gets flushed and committed even when no more records come.
+		wait := min(max(time.Until(lastCommit.Add(w.h.cfg.OffsetFlushInterval)), 10*time.Millisecond), time.Second)
+		pollCtx, cancel := context.WithTimeout(ctx, wait)
+		fetches := w.client.PollRecords(pollCtx, maxRecs)
+		cancel()
 		err := w.process(ctx, fetches)
 		if err == nil && (time.Since(lastCommit) >= w.h.cfg.OffsetFlushInterval || w.commitReq) {
 			w.mu.Lock()
@@ -157,7 +162,7 @@ func (w *sinkWork) loop(ctx context.Context, r *taskRunner) error {
 // process converts and delivers one poll's records.
 func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
 	for _, fe := range fetches.Errors() {
-		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
+		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, kgo.ErrClientClosed) {
 			continue
 		}
 		w.h.log.Warn("fetch error", "connector", w.id.Connector, "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)

@@ -1,0 +1,149 @@
+// Command txnbench measures transactional produce throughput next to plain
+// idempotent produce on a gregor broker, in the same run: N records of 100 B
+// over 6 partitions, acks=all, the transactional producer committing every
+// -txn-size records. Run by `make bench`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/integration"
+)
+
+func main() {
+	n := flag.Int("records", 500000, "records of 100 B per phase")
+	txnSize := flag.Int("txn-size", 1000, "records per transaction")
+	rounds := flag.Int("rounds", 2, "rounds of each phase; the best is kept")
+	addr := flag.String("brokers", "", "use this running broker instead of starting gregor")
+	modes := flag.String("modes", "idempotent,transactional", "phases to run")
+	flag.Parse()
+	if *addr != "" {
+		ctx := context.Background()
+		for _, mode := range strings.Split(*modes, ",") {
+			rate, err := run(ctx, *addr, fmt.Sprintf("txnbench-%s-%d", mode, time.Now().UnixNano()), mode, *n, *txnSize)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "txnbench:", err)
+				os.Exit(1)
+			}
+			fmt.Printf("%-13s %9.0f records/s\n", mode, rate)
+		}
+		return
+	}
+	bin := os.Getenv("GREGOR_BIN")
+	if bin == "" {
+		fmt.Fprintln(os.Stderr, "txnbench: set GREGOR_BIN to a built gregor binary (make bench does)")
+		os.Exit(2)
+	}
+	dir, err := os.MkdirTemp("", "txnbench")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "txnbench:", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	p, err := integration.StartGregor(ctx, bin, filepath.Join(dir, "data"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "txnbench: start gregor:", err)
+		os.Exit(1)
+	}
+	defer p.Stop(10 * time.Second)
+
+	best := map[string]float64{}
+	for r := 0; r < *rounds; r++ {
+		for _, mode := range []string{"idempotent", "transactional"} {
+			topic := fmt.Sprintf("txnbench-%s-%d", mode, r)
+			rate, err := run(ctx, p.Addr(), topic, mode, *n, *txnSize)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "txnbench: %s: %v\n", mode, err)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "round %d %-13s %9.0f records/s\n", r, mode, rate)
+			best[mode] = max(best[mode], rate)
+		}
+	}
+	fmt.Printf("\n%-28s %12s %10s\n", "gregor (default flush)", "records/s", "MB/s")
+	for _, mode := range []string{"idempotent", "transactional"} {
+		fmt.Printf("%-28s %12.0f %10.1f\n", mode+" produce", best[mode], best[mode]*100/1e6)
+	}
+	ratio := best["transactional"] / best["idempotent"]
+	verdict := "ok"
+	if ratio < 0.7 {
+		verdict = "MISSED"
+	}
+	fmt.Printf("\ntransactional / idempotent (transactions of %d records): %.2f  (target >= 0.70)  %s\n", *txnSize, ratio, verdict)
+}
+
+// run produces n records to a fresh topic, idempotently or in transactions
+// of txnSize records, and returns records/s.
+func run(ctx context.Context, addr, topic, mode string, n, txnSize int) (float64, error) {
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return 0, err
+	}
+	defer adm.Close()
+	if _, err := kadm.NewClient(adm).CreateTopic(ctx, 6, 1, nil, topic); err != nil {
+		return 0, err
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(5 * time.Millisecond), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.MaxBufferedRecords(200000)}
+	if mode == "transactional" {
+		opts = append(opts, kgo.TransactionalID(topic))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	value := make([]byte, 100)
+	var firstErr error
+	var mu sync.Mutex
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+	}
+	t0 := time.Now()
+	if mode == "idempotent" {
+		for i := 0; i < n; i++ {
+			cl.Produce(ctx, &kgo.Record{Value: value}, promise)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			return 0, err
+		}
+	} else {
+		for done := 0; done < n; done += txnSize {
+			if err := cl.BeginTransaction(); err != nil {
+				return 0, fmt.Errorf("begin transaction %d: %w", done/txnSize, err)
+			}
+			for i := 0; i < txnSize && done+i < n; i++ {
+				cl.Produce(ctx, &kgo.Record{Value: value}, promise)
+			}
+			if err := cl.Flush(ctx); err != nil { // EndTransaction does not flush
+				return 0, err
+			}
+			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				return 0, fmt.Errorf("commit transaction %d (first produce error %v): %w", done/txnSize, firstErr, err)
+			}
+		}
+	}
+	secs := time.Since(t0).Seconds()
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(n) / secs, nil
+}

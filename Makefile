@@ -18,8 +18,15 @@ test-integration: build
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) test -count=1 -timeout 900s ./integration/...
 
 bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores vs goka
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./broker/log/ ./state/...
+	@echo "== partition log: append, read, clean"
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./broker/log/
+	@echo "== state stores vs goka's storage"
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./state/...
+	GREGOR_BENCH_RESTORE_RECORDS=1000000 $(GO) test -run '^$$' -bench RestoreFromBroker -benchtime 1x ./state/kafkachangelog
+	@echo "== broker: gregor (os, durable) vs kfake, one run"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/benchcompare
+	@echo "== transactions: transactional vs idempotent produce"
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/txnbench
 
 fuzz: ## a short run of every fuzz target
 	@set -e; for pkg in $$($(GO) list ./...); do \

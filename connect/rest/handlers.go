@@ -64,6 +64,9 @@ func (s *Server) connectors(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		names := s.h.Connectors()
+		if names == nil {
+			names = []string{}
+		}
 		expand := r.URL.Query()["expand"]
 		if len(expand) == 0 {
 			writeJSON(w, http.StatusOK, names)

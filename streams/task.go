@@ -67,6 +67,7 @@ type task struct {
 	offsets    map[state.TopicPartition]int64
 	logger     *slog.Logger
 	closed     bool
+	worker     int // index of the stream thread that owns the task
 }
 
 func newTask(cfg taskConfig) *task {

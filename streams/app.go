@@ -1,0 +1,491 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregorhq/gregor/state"
+	"github.com/gregorhq/gregor/state/kafkachangelog"
+)
+
+// App runs a topology against Kafka (Kafka Streams' KafkaStreams): it joins the
+// consumer group application.id, creates the internal topics, and processes its tasks
+// on Config.NumStreamThreads goroutines with at-least-once guarantees.
+//
+// Lock order: commitMu, then mu. Worker goroutines take neither.
+type App struct {
+	cfg  Config
+	topo *Topology
+	cl   *kgo.Client
+	adm  *kadm.Client
+	rd   *kafkachangelog.Reader
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	workers []*worker
+	wwg     sync.WaitGroup // workers
+	lwg     sync.WaitGroup // poll loop and committer
+
+	commitMu  sync.Mutex // serializes commits, revocations and shutdown
+	mu        sync.Mutex // guards tasks, byTP, stopping
+	tasks     map[TaskID]*task
+	byTP      map[state.TopicPartition]*task
+	stopping  bool
+	lastPurge time.Time
+
+	subTasks          map[int]int32
+	topicSub          map[string]int // resolved source topic -> sub-topology
+	repartitionTopics map[string]bool
+
+	produceErr atomic.Pointer[error]
+	errMu      sync.Mutex
+	err        error
+	crash      atomic.Bool
+	closeOnce  sync.Once
+	done       chan struct{}
+}
+
+// New prepares an App for topo; Start runs it.
+func New(topo *Topology, cfg Config) (*App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, topo: topo, tasks: map[TaskID]*task{}, byTP: map[state.TopicPartition]*task{},
+		topicSub: map[string]int{}, repartitionTopics: map[string]bool{}, done: make(chan struct{})}
+	for _, sub := range topo.subs {
+		for _, tr := range sub.topics {
+			a.topicSub[resolve(cfg.ApplicationID, tr)] = sub.id
+		}
+	}
+	return a, nil
+}
+
+// Start creates the client and the internal topics, then starts processing in the
+// background. It returns once the application is running; use Close to stop it and Done
+// or Err to learn about a failure.
+func (a *App) Start(ctx context.Context) error {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(a.cfg.Brokers...),
+		kgo.ConsumerGroup(a.cfg.ApplicationID),
+		kgo.ConsumeTopics(a.topo.sourceTopics(a.cfg.ApplicationID)...),
+		kgo.Balancers(&taskBalancer{topicSub: a.topicSub}),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.SessionTimeout(a.cfg.SessionTimeout),
+		kgo.RecordPartitioner(recordPartitioner()),
+		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.MaxBufferedRecords(100_000),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.FetchMaxBytes(32 << 20),
+		kgo.OnPartitionsAssigned(a.onAssigned),
+		kgo.OnPartitionsRevoked(a.onRevoked),
+		kgo.OnPartitionsLost(a.onLost),
+	}
+	// Internal topics exist before the group client joins and tasks start restoring.
+	setup, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}, a.cfg.ClientOptions...)...)
+	if err != nil {
+		return fmt.Errorf("streams: client: %w", err)
+	}
+	a.adm = kadm.NewClient(setup)
+	err = a.setupTopics(ctx)
+	setup.Close()
+	if err != nil {
+		return err
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	for i := range a.cfg.NumStreamThreads {
+		w := &worker{a: a, id: i, ch: make(chan wmsg, 16), quit: make(chan struct{}), tasks: map[*task]bool{}}
+		a.workers = append(a.workers, w)
+		a.wwg.Add(1)
+		go func() { defer a.wwg.Done(); w.run() }()
+	}
+	cl, err := kgo.NewClient(append(opts, a.cfg.ClientOptions...)...)
+	if err != nil {
+		a.cancel()
+		for _, w := range a.workers {
+			close(w.quit)
+		}
+		a.wwg.Wait()
+		return fmt.Errorf("streams: client: %w", err)
+	}
+	a.mu.Lock()
+	a.setClient(cl)
+	a.mu.Unlock()
+	a.lwg.Add(2)
+	go func() { defer a.lwg.Done(); a.pollLoop() }()
+	go func() { defer a.lwg.Done(); a.commitLoop() }()
+	go a.supervise()
+	return nil
+}
+
+// Run starts the application and runs it until ctx ends, then closes it cleanly.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-a.done:
+	}
+	return a.Close(context.Background())
+}
+
+// Done is closed when the application has stopped, after Close or a failure.
+func (a *App) Done() <-chan struct{} { return a.done }
+
+// Err returns the error that stopped the application, if any.
+func (a *App) Err() error {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	return a.err
+}
+
+// fail stops the application with err.
+func (a *App) fail(err error) {
+	a.errMu.Lock()
+	if a.err == nil {
+		a.err = err
+		a.cfg.Logger.Error("streams: application failed", "err", err)
+	}
+	a.errMu.Unlock()
+	a.cancel()
+}
+
+// Close stops the application cleanly: processing stops, every task commits and
+// closes (writing its checkpoint), offsets are committed and the member leaves the
+// group. It returns the error that stopped the application, if any.
+func (a *App) Close(ctx context.Context) error {
+	if a.cancel == nil {
+		return nil
+	}
+	a.cancel()
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		return fmt.Errorf("streams: close: %w", ctx.Err())
+	}
+	return a.Err()
+}
+
+// Kill stops the application as a crash would: nothing is committed or checkpointed and
+// cached updates are lost; the member leaves the group so that others take over
+// without waiting for the session timeout. It is meant for failure tests.
+func (a *App) Kill() {
+	a.crash.Store(true)
+	_ = a.Close(context.Background())
+}
+
+// supervise shuts the application down once its context ends.
+func (a *App) supervise() {
+	<-a.ctx.Done()
+	a.lwg.Wait()
+	a.commitMu.Lock()
+	a.mu.Lock()
+	a.stopping = true
+	var all []*task
+	for _, tk := range a.tasks {
+		all = append(all, tk)
+	}
+	clear(a.tasks)
+	clear(a.byTP)
+	a.mu.Unlock()
+	clean := a.Err() == nil && !a.crash.Load()
+	offsets, err := a.closeTasks(all, clean)
+	if err != nil && clean {
+		a.fail(err)
+		clean = false
+	}
+	if clean && len(offsets) > 0 {
+		if err := a.commitOffsets(context.Background(), offsets); err != nil {
+			a.fail(err)
+		}
+	}
+	a.commitMu.Unlock()
+	for _, w := range a.workers {
+		close(w.quit)
+	}
+	a.wwg.Wait()
+	a.cl.Close()
+	close(a.done)
+}
+
+// closeTasks asks the workers to close tasks and returns their offsets.
+func (a *App) closeTasks(tasks []*task, clean bool) (map[state.TopicPartition]int64, error) {
+	per := map[*worker][]*task{}
+	for _, tk := range tasks {
+		w := a.workers[tk.worker]
+		per[w] = append(per[w], tk)
+	}
+	offsets := map[state.TopicPartition]int64{}
+	var errs []error
+	for w, list := range per {
+		r := w.request(wmsg{kind: msgClose, tasks: list, clean: clean})
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+		for tp, off := range r.offsets {
+			offsets[tp] = off
+		}
+	}
+	a.mu.Lock()
+	for _, tk := range tasks {
+		a.workers[tk.worker].count--
+	}
+	a.mu.Unlock()
+	return offsets, errors.Join(errs...)
+}
+
+// commitOffsets flushes the producer and commits offsets.
+func (a *App) commitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+	if err := a.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("streams: flush producer: %w", err)
+	}
+	if p := a.produceErr.Load(); p != nil {
+		return *p
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	req := map[string]map[int32]kgo.EpochOffset{}
+	for tp, off := range offsets {
+		if req[tp.Topic] == nil {
+			req[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		req[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	var cerr error
+	a.cl.CommitOffsetsSync(ctx, req, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
+					cerr = fmt.Errorf("%s-%d: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if cerr != nil {
+		// A rebalance may refuse the commit; the records are processed again later.
+		a.cfg.Logger.Warn("streams: offset commit failed", "err", cerr)
+		return nil
+	}
+	if time.Since(a.lastPurge) >= a.cfg.RepartitionPurgeInterval {
+		a.lastPurge = time.Now()
+		a.purgeRepartition(ctx, offsets)
+	}
+	return nil
+}
+
+// commit commits every task: caches, stores and changelogs are flushed, sinks'
+// records acknowledged, then the offsets committed.
+func (a *App) commit() error {
+	a.commitMu.Lock()
+	defer a.commitMu.Unlock()
+	offsets := map[state.TopicPartition]int64{}
+	for _, w := range a.workers {
+		r := w.request(wmsg{kind: msgCommit})
+		if r.err != nil {
+			return r.err
+		}
+		for tp, off := range r.offsets {
+			offsets[tp] = off
+		}
+	}
+	return a.commitOffsets(a.ctx, offsets)
+}
+
+func (a *App) commitLoop() {
+	t := time.NewTicker(a.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+			if err := a.commit(); err != nil && a.ctx.Err() == nil {
+				a.fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (a *App) pollLoop() {
+	for {
+		fetches := a.cl.PollRecords(a.ctx, 10_000)
+		if a.ctx.Err() != nil {
+			a.cl.AllowRebalance()
+			return
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
+				a.cfg.Logger.Warn("streams: fetch error", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
+			}
+			a.mu.Lock()
+			tk := a.byTP[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}]
+			a.mu.Unlock()
+			if tk != nil {
+				a.workers[tk.worker].send(wmsg{kind: msgRecords, tk: tk, recs: p.Records})
+			}
+		})
+		a.cl.AllowRebalance()
+	}
+}
+
+// send implements collector for the tasks: records are produced asynchronously; the
+// first failure stops the application at the next commit.
+func (a *App) send(topic string, partition int32, key, value []byte, ts int64, headers []Header) error {
+	if p := a.produceErr.Load(); p != nil {
+		return *p
+	}
+	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: time.UnixMilli(ts)}
+	for _, h := range headers {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	a.cl.Produce(context.WithoutCancel(a.ctx), r, a.onProduced)
+	return nil
+}
+
+func (a *App) onProduced(r *kgo.Record, err error) {
+	if err != nil {
+		e := fmt.Errorf("streams: produce to %s: %w", r.Topic, err)
+		a.produceErr.CompareAndSwap(nil, &e)
+	}
+}
+
+func (a *App) newTask(id TaskID, w int) *task {
+	tk := newTask(taskConfig{
+		id: id, app: a.cfg.ApplicationID, topo: a.topo, stateDir: a.cfg.StateDir,
+		writer: kafkachangelog.NewWriter(a.cl), reader: a.rd, out: a, handler: a.cfg.DeserializationHandler,
+		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
+		now: func() int64 { return time.Now().UnixMilli() }, restore: a.cfg.RestoreListener,
+	})
+	tk.worker = w
+	return tk
+}
+
+// setClient records the client; the first assignment may come before NewClient returns.
+func (a *App) setClient(cl *kgo.Client) {
+	if a.cl == nil {
+		a.cl, a.adm, a.rd = cl, kadm.NewClient(cl), kafkachangelog.NewReader(cl)
+	}
+}
+
+func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	a.mu.Lock()
+	a.setClient(cl)
+	if a.stopping {
+		a.mu.Unlock()
+		return
+	}
+	var created []*task
+	for topic, parts := range assigned {
+		sub, ok := a.topicSub[topic]
+		if !ok {
+			continue
+		}
+		for _, p := range parts {
+			id := TaskID{Subtopology: sub, Partition: p}
+			tk, ok := a.tasks[id]
+			if !ok {
+				best := 0
+				for i, w := range a.workers {
+					if w.count < a.workers[best].count {
+						best = i
+					}
+				}
+				a.workers[best].count++
+				tk = a.newTask(id, best)
+				a.tasks[id] = tk
+				created = append(created, tk)
+			}
+			a.byTP[state.TopicPartition{Topic: topic, Partition: p}] = tk
+		}
+	}
+	a.mu.Unlock()
+	for _, tk := range created {
+		a.cfg.Logger.Debug("streams: task assigned", "task", tk.id.String())
+		a.workers[tk.worker].send(wmsg{kind: msgInit, tk: tk})
+	}
+}
+
+// takeTasks removes from the assignment the tasks that own any of parts.
+func (a *App) takeTasks(parts map[string][]int32) []*task {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*task
+	for topic, ps := range parts {
+		for _, p := range ps {
+			tk := a.byTP[state.TopicPartition{Topic: topic, Partition: p}]
+			if tk == nil || a.tasks[tk.id] != tk {
+				continue
+			}
+			delete(a.tasks, tk.id)
+			for tp, t := range a.byTP {
+				if t == tk {
+					delete(a.byTP, tp)
+				}
+			}
+			out = append(out, tk)
+		}
+	}
+	return out
+}
+
+func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	a.commitMu.Lock()
+	defer a.commitMu.Unlock()
+	tasks := a.takeTasks(revoked)
+	if len(tasks) == 0 {
+		return
+	}
+	clean := !a.crash.Load()
+	offsets, err := a.closeTasks(tasks, clean)
+	if err != nil {
+		a.fail(err)
+		return
+	}
+	if clean {
+		if err := a.commitOffsets(ctx, offsets); err != nil {
+			a.fail(err)
+		}
+	}
+}
+
+func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	a.commitMu.Lock()
+	defer a.commitMu.Unlock()
+	if _, err := a.closeTasks(a.takeTasks(lost), false); err != nil {
+		a.cfg.Logger.Warn("streams: closing lost tasks", "err", err)
+	}
+}
+
+// Tasks returns the tasks this instance runs now.
+func (a *App) Tasks() []TaskID {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]TaskID, 0, len(a.tasks))
+	for id := range a.tasks {
+		out = append(out, id)
+	}
+	return out
+}

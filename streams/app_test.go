@@ -1,0 +1,259 @@
+package streams_test
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/broker/brokertest"
+	"github.com/gregorhq/gregor/state"
+	"github.com/gregorhq/gregor/streams"
+)
+
+const (
+	inTopic  = "streams-plaintext-input"
+	outTopic = "streams-wordcount-output"
+)
+
+func startBroker(t *testing.T) *brokertest.Broker {
+	return brokertest.Start(t, brokertest.WithProperty("group.initial.rebalance.delay.ms", "0"))
+}
+
+func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func createTopic(t *testing.T, addr, topic string, partitions int32) {
+	t.Helper()
+	resp, err := kadm.NewClient(client(t, addr)).CreateTopic(context.Background(), partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var vocabulary = strings.Fields("the quick brown fox jumps over the lazy dog Kafka streams Gregor broker " +
+	"table stream state store changelog repartition commit offset partition task topology")
+
+// produceLines writes n random lines and adds their word counts to want.
+func produceLines(t *testing.T, cl *kgo.Client, rng *rand.Rand, n int, want map[string]int64) {
+	t.Helper()
+	recs := make([]*kgo.Record, 0, n)
+	for range n {
+		words := make([]string, 1+rng.IntN(8))
+		for i := range words {
+			words[i] = vocabulary[rng.IntN(len(vocabulary))]
+			want[strings.ToLower(words[i])]++
+		}
+		recs = append(recs, &kgo.Record{Topic: inTopic, Value: []byte(strings.Join(words, " ") + "!")})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outputReader follows the output topic, keeping each word's latest count.
+type outputReader struct {
+	cl   *kgo.Client
+	last map[string]int64
+}
+
+func newOutputReader(t *testing.T, addr string) *outputReader {
+	return &outputReader{cl: client(t, addr, kgo.ConsumeTopics(outTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())), last: map[string]int64{}}
+}
+
+// waitFor reads until the latest counts equal want.
+func (o *outputReader) waitFor(t *testing.T, want map[string]int64, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !equalCounts(o.last, want) {
+		fs := o.cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("timed out: counts differ:\n got  %v\n want %v", o.last, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if len(r.Value) != 8 {
+				t.Errorf("count of %q has %d bytes", r.Key, len(r.Value))
+				return
+			}
+			o.last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
+		})
+	}
+}
+
+func equalCounts(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+type restoreCount struct {
+	mu sync.Mutex
+	n  int64
+}
+
+func (r *restoreCount) OnRestoreStart(string, state.TopicPartition, int64, int64) {}
+func (r *restoreCount) OnBatchRestored(string, state.TopicPartition, int64, int) {}
+func (r *restoreCount) OnRestoreEnd(_ string, _ state.TopicPartition, total int64) {
+	r.mu.Lock()
+	r.n += total
+	r.mu.Unlock()
+}
+
+func startApp(t *testing.T, addr, dir string, threads int, rl state.RestoreListener) *streams.App {
+	t.Helper()
+	app, err := streams.New(wordCount(t), streams.Config{
+		ApplicationID: "streams-wordcount", Brokers: []string{addr}, StateDir: dir,
+		NumStreamThreads: threads, CommitInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
+		RestoreListener: rl, ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close(context.Background()) })
+	return app
+}
+
+func TestAppWordCount(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, 4)
+	createTopic(t, b.Addr(), outTopic, 4)
+	prod := client(t, b.Addr())
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := map[string]int64{}
+	produceLines(t, prod, rng, 2000, want)
+	app := startApp(t, b.Addr(), t.TempDir(), 2, nil)
+	out := newOutputReader(t, b.Addr())
+	out.waitFor(t, want, 30*time.Second)
+	produceLines(t, prod, rng, 500, want)
+	out.waitFor(t, want, 30*time.Second)
+	if err := app.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Internal topics: the changelog is compacted and has one partition per task.
+	adm := kadm.NewClient(client(t, b.Addr()))
+	cl := "streams-wordcount-counts-changelog"
+	details, err := adm.ListTopics(context.Background(), cl, "streams-wordcount-counts-repartition")
+	if err != nil || len(details) != 2 || len(details[cl].Partitions) != 4 {
+		t.Fatalf("internal topics %v %v", details, err)
+	}
+	cfgs, err := adm.DescribeTopicConfigs(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfgs[0].Configs {
+		if c.Key == "cleanup.policy" && (c.Value == nil || *c.Value != "compact") {
+			t.Fatalf("changelog cleanup.policy %v", c.Value)
+		}
+	}
+}
+
+// A crash loses the local state; the restarted application restores it from the
+// changelog and continues the counts.
+func TestAppKillRestore(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, 2)
+	createTopic(t, b.Addr(), outTopic, 2)
+	prod := client(t, b.Addr())
+	rng := rand.New(rand.NewPCG(3, 4))
+	want := map[string]int64{}
+	produceLines(t, prod, rng, 1000, want)
+	dir := t.TempDir()
+	app := startApp(t, b.Addr(), dir, 1, nil)
+	out := newOutputReader(t, b.Addr())
+	out.waitFor(t, want, 30*time.Second)
+	time.Sleep(300 * time.Millisecond) // let a commit interval pass after the output
+	app.Kill()
+	if err := os.RemoveAll(filepath.Join(dir, "streams-wordcount")); err != nil {
+		t.Fatal(err)
+	}
+	rc := &restoreCount{}
+	startApp(t, b.Addr(), dir, 1, rc)
+	produceLines(t, prod, rng, 1000, want)
+	out.waitFor(t, want, 30*time.Second)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.n == 0 {
+		t.Fatal("nothing restored from the changelog")
+	}
+}
+
+// Two instances share the tasks; instances join and leave while input flows, and the
+// counts stay exact.
+func TestAppTwoInstancesRebalance(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, 4)
+	createTopic(t, b.Addr(), outTopic, 4)
+	prod := client(t, b.Addr())
+	rng := rand.New(rand.NewPCG(5, 6))
+	want := map[string]int64{}
+	a1 := startApp(t, b.Addr(), t.TempDir(), 2, nil)
+	produceLines(t, prod, rng, 500, want)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	done := make(chan struct{})
+	var mu sync.Mutex
+	go func() { // keep input flowing through the rebalances
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			local := map[string]int64{}
+			produceLines(t, prod, rand.New(rand.NewPCG(rng.Uint64(), 1)), 50, local)
+			mu.Lock()
+			for k, v := range local {
+				want[k] += v
+			}
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	a2 := startApp(t, b.Addr(), t.TempDir(), 1, nil)
+	for deadline := time.Now().Add(20 * time.Second); len(a2.Tasks()) == 0 || len(a1.Tasks()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks not shared: %v and %v", a1.Tasks(), a2.Tasks())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("shared: %v and %v", a1.Tasks(), a2.Tasks())
+	if err := a1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(done)
+	wg.Wait()
+	produceLines(t, prod, rng, 200, want)
+	out := newOutputReader(t, b.Addr())
+	out.waitFor(t, want, 40*time.Second)
+	t.Logf("tasks at end: %v", a2.Tasks())
+}

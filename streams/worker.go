@@ -1,0 +1,156 @@
+package streams
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/state"
+)
+
+type msgKind int
+
+const (
+	msgInit msgKind = iota
+	msgRecords
+	msgCommit
+	msgClose
+)
+
+type wmsg struct {
+	kind  msgKind
+	tk    *task
+	recs  []*kgo.Record
+	tasks []*task // msgClose
+	clean bool    // msgClose
+	reply chan wreply
+}
+
+type wreply struct {
+	offsets map[state.TopicPartition]int64
+	err     error
+}
+
+// worker is a stream thread: one goroutine that owns a set of tasks and runs their
+// records, commits, punctuations and closes, in the order the messages arrive.
+type worker struct {
+	a     *App
+	id    int
+	ch    chan wmsg
+	quit  chan struct{}
+	tasks map[*task]bool
+	count int // tasks assigned, maintained by App under a.mu
+}
+
+// send queues m unless the worker stopped; it reports whether it was queued.
+func (w *worker) send(m wmsg) bool {
+	select {
+	case w.ch <- m:
+		return true
+	case <-w.quit:
+		return false
+	}
+}
+
+// request sends m and waits for the reply.
+func (w *worker) request(m wmsg) wreply {
+	m.reply = make(chan wreply, 1)
+	if !w.send(m) {
+		return wreply{err: ErrClosed}
+	}
+	select {
+	case r := <-m.reply:
+		return r
+	case <-w.quit:
+		return wreply{err: ErrClosed}
+	}
+}
+
+func (w *worker) run() {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case m := <-w.ch:
+			w.handle(m)
+		case <-tick.C:
+			now := time.Now().UnixMilli()
+			for tk := range w.tasks {
+				if len(tk.puncts) > 0 {
+					if err := tk.punctuate(WallClockTime, now); err != nil {
+						w.a.fail(err)
+					}
+				}
+			}
+		case <-w.quit:
+			return
+		}
+	}
+}
+
+func (w *worker) handle(m wmsg) {
+	ctx := w.a.ctx
+	switch m.kind {
+	case msgInit:
+		if err := m.tk.init(ctx); err != nil {
+			w.a.fail(err)
+			_, _ = m.tk.close(context.Background(), false)
+			return
+		}
+		w.tasks[m.tk] = true
+	case msgRecords:
+		tk := m.tk
+		if !w.tasks[tk] || tk.closed {
+			return // revoked, or failed to initialize: the next owner reprocesses
+		}
+		var cr ConsumedRecord
+		for _, r := range m.recs {
+			cr = ConsumedRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
+			if len(r.Headers) > 0 {
+				cr.Headers = make([]Header, len(r.Headers))
+				for i, h := range r.Headers {
+					cr.Headers[i] = Header{Key: h.Key, Value: h.Value}
+				}
+			}
+			if err := tk.process(&cr); err != nil {
+				w.a.fail(err)
+				return
+			}
+		}
+	case msgCommit:
+		all := map[state.TopicPartition]int64{}
+		var err error
+		for tk := range w.tasks {
+			var offs map[state.TopicPartition]int64
+			if offs, err = tk.commit(ctx); err != nil {
+				break
+			}
+			for tp, off := range offs {
+				all[tp] = off
+			}
+		}
+		m.reply <- wreply{offsets: all, err: err}
+	case msgClose:
+		all := map[state.TopicPartition]int64{}
+		var errs []error
+		for _, tk := range m.tasks {
+			if !w.tasks[tk] {
+				continue
+			}
+			delete(w.tasks, tk)
+			offs, err := tk.close(context.WithoutCancel(ctx), m.clean)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for tp, off := range offs {
+				all[tp] = off
+			}
+		}
+		var err error
+		if len(errs) > 0 {
+			err = errs[0]
+		}
+		m.reply <- wreply{offsets: all, err: err}
+	}
+}

@@ -23,7 +23,8 @@ import (
 // no client-sent control batches, sequence numbers for idempotent producers)
 // and appended as received apart from the fields Kafka's validator assigns:
 // base offset, partition leader epoch and, for LogAppendTime topics, the
-// timestamp (with the CRC recomputed). acks=0 gets no response; acks=1 and
+// timestamp (with the CRC recomputed); a topic whose compression.type names
+// a codec gets the batch recompressed to it. acks=0 gets no response; acks=1 and
 // acks=-1 are answered after the append (and, under the durable flush
 // policy, after the fsync that covers it, with group commit).
 //
@@ -156,6 +157,11 @@ func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kms
 	}
 	if nullKey && set.compaction { // compacted topics need a key on every record
 		return 0, kerr.InvalidRecord, blog.ErrNullKey.Error()
+	}
+	if set.recompress && h.Compression() != set.codec {
+		if records, err = blog.Recompress(records, set.codec); err != nil {
+			return 0, kerr.CorruptMessage, err.Error()
+		}
 	}
 	if h.IsTransactional() {
 		if req.TransactionID == nil {

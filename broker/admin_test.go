@@ -440,3 +440,60 @@ func fixCRC(b []byte) {
 	crc := crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli))
 	binary.BigEndian.PutUint32(b[17:], crc)
 }
+
+// TestTopicCompressionTypeRecompresses: a topic whose compression.type is a
+// codec stores batches in that codec whatever the producer sent, and a live
+// change applies to the next batch.
+func TestTopicCompressionTypeRecompresses(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx := testCtx(t)
+	cl, adm := newAdmin(t, b.Addr(), kgo.DefaultProduceTopic("zs"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	mustCreate(t, ctx, adm, "zs", 1, map[string]*string{"compression.type": str("zstd")})
+	codecAt := func(offset int64) int16 {
+		t.Helper()
+		td, _ := adm.ListTopics(ctx, "zs")
+		req := kmsg.NewPtrFetchRequest()
+		req.MaxBytes, req.MaxWaitMillis = 1<<20, 100
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = "zs", td["zs"].ID
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = offset, 1<<20, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := resp.Topics[0].Partitions[0].RecordBatches
+		if len(raw) < 23 {
+			t.Fatalf("no batch at %d", offset)
+		}
+		return int16(binary.BigEndian.Uint16(raw[21:])) & 7
+	}
+	if err := cl.ProduceSync(ctx, kgo.StringRecord("squeeze me")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if c := codecAt(0); c != 4 {
+		t.Fatalf("stored codec %d, want zstd (4)", c)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "compression.type", Value: str("lz4")}}, "zs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, kgo.StringRecord("now lz4")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if c := codecAt(1); c != 3 {
+		t.Fatalf("after the change stored codec %d, want lz4 (3)", c)
+	}
+	rd, _ := newAdmin(t, b.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"zs": {0: kgo.NewOffset().AtStart()}}))
+	var vals []string
+	for len(vals) < 2 {
+		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) { vals = append(vals, string(r.Value)) })
+		if ctx.Err() != nil {
+			t.Fatal("timed out reading")
+		}
+	}
+	if vals[0] != "squeeze me" || vals[1] != "now lz4" {
+		t.Fatalf("read back %v", vals)
+	}
+}

@@ -44,6 +44,10 @@ type topicSettings struct {
 	tsBeforeMaxMs   int64
 	tsAfterMaxMs    int64
 	compaction      bool
+	// recompress is set when compression.type names a codec: batches are
+	// stored in codec whatever the producer sent.
+	recompress bool
+	codec      int
 }
 
 // ConfigSource says where an effective config value comes from, numbered as
@@ -137,6 +141,7 @@ func (b *Broker) settingsFor(dynamic map[string]string) *topicSettings {
 	s.tsBeforeMaxMs = num("message.timestamp.before.max.ms")
 	s.tsAfterMaxMs = num("message.timestamp.after.max.ms")
 	s.compaction = strings.Contains(s.values["cleanup.policy"], "compact")
+	s.codec, s.recompress = blog.CodecByName(s.values["compression.type"])
 	// Compaction settings for the log cleaner (broker/log).
 	s.log.CleanupPolicy = s.values["cleanup.policy"]
 	s.log.DeleteRetentionMs = num("delete.retention.ms")

@@ -105,3 +105,28 @@ func FuzzValidateRecords(f *testing.F) {
 		ValidateRecords(data) // must not panic
 	})
 }
+
+func TestRecompress(t *testing.T) {
+	for _, from := range []int{CompressionNone, CompressionGzip, CompressionSnappy, CompressionLZ4, CompressionZstd} {
+		for _, to := range []int{CompressionNone, CompressionGzip, CompressionSnappy, CompressionLZ4, CompressionZstd} {
+			orig := makeBatch(t, testBatch{records: 30, valueSize: 50, codec: from, pid: 5, epoch: 1, seq: 7, baseTs: 1000, tsStep: 3})
+			out, err := Recompress(orig, to)
+			if err != nil {
+				t.Fatalf("%d -> %d: %v", from, to, err)
+			}
+			h, err := ValidateBatch(out)
+			if err != nil {
+				t.Fatalf("%d -> %d: invalid batch: %v", from, to, err)
+			}
+			oh, _ := ParseBatchHeader(orig)
+			if h.Compression() != to || h.RecordCount != 30 || h.ProducerID != 5 || h.BaseSequence != 7 || h.MaxTimestamp != oh.MaxTimestamp {
+				t.Fatalf("%d -> %d: header %+v", from, to, h)
+			}
+			a, _ := batchRecords(orig, &oh)
+			b, _ := batchRecords(out, &h)
+			if string(a) != string(b) {
+				t.Fatalf("%d -> %d: records changed", from, to)
+			}
+		}
+	}
+}

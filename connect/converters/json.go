@@ -149,7 +149,8 @@ func (c *JSON) ToConnectData(_ string, data []byte) (*connect.Schema, any, error
 		if err != nil {
 			return nil, nil, err
 		}
-		return nil, schemaless(v), nil
+		sv, err := schemaless(v)
+		return nil, sv, err
 	}
 	env, err := parseEnvelope(data)
 	if err != nil {

@@ -418,7 +418,7 @@ func fromJSON(v any, s *connect.Schema, depth int) (any, error) {
 		return nil, fmt.Errorf("%w: value nested too deeply", ErrConversion)
 	}
 	if s == nil {
-		return schemaless(v), nil
+		return schemaless(v)
 	}
 	if v == nil {
 		if s.Default != nil {
@@ -624,25 +624,34 @@ func bitSize(t connect.Type) int {
 }
 
 // schemaless converts decoded JSON to schemaless Connect data: integers
-// become int64, other numbers float64, objects map[string]any.
-func schemaless(v any) any {
+// become int64, other numbers float64, objects map[string]any. Numbers
+// beyond float64's range are an error.
+func schemaless(v any) (any, error) {
+	var err error
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
-			return i
+			return i, nil
 		}
-		f, _ := x.Float64()
-		return f
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: number %s is out of range", ErrConversion, x)
+		}
+		return f, nil
 	case []any:
 		for i, e := range x {
-			x[i] = schemaless(e)
+			if x[i], err = schemaless(e); err != nil {
+				return nil, err
+			}
 		}
 	case map[string]any:
 		for k, e := range x {
-			x[k] = schemaless(e)
+			if x[k], err = schemaless(e); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return v
+	return v, nil
 }
 
 func describe(v any) string {

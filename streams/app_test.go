@@ -149,11 +149,15 @@ func TestAppWordCount(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	want := map[string]int64{}
 	produceLines(t, prod, rng, 2000, want)
+	start := time.Now()
 	app := startApp(t, b.Addr(), t.TempDir(), 2, nil)
 	out := newOutputReader(t, b.Addr())
 	out.waitFor(t, want, 30*time.Second)
+	t.Logf("first output after %v", time.Since(start))
 	produceLines(t, prod, rng, 500, want)
 	out.waitFor(t, want, 30*time.Second)
+	t.Logf("second output after %v", time.Since(start))
+	defer func() { t.Logf("closed after %v", time.Since(start)) }()
 	if err := app.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,12 @@
+// Package wordcountbench compares, on one in-process Gregor broker and one pre-filled
+// input topic, the words per second of three word counts that end with exact counts in
+// an output topic: Gregor streams (examples/wordcount's topology), goka v1.1.17 (a
+// splitting processor emitting words to a topic and a counting processor with a group
+// table), and a bare franz-go counter (one consumer, a Go map, one produce of the
+// totals: the physical limit). It prints a side-by-side table.
+//
+//	go test -run '^$' -bench WordCount -benchtime 1x ./streams/internal/wordcountbench/
+//
+// GREGOR_BENCH_WC_LINES sets the number of input lines (default 200,000, about 900,000
+// words).
+package wordcountbench

@@ -31,7 +31,11 @@ type quickstart struct {
 }
 
 func pick(prefix string, n int) func(r *rand.Rand, _ int64) any {
-	return func(r *rand.Rand, _ int64) any { return fmt.Sprintf("%s%d", prefix, r.IntN(n)+1) }
+	vals := make([]any, n)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("%s%d", prefix, i+1)
+	}
+	return func(r *rand.Rand, _ int64) any { return vals[r.IntN(n)] }
 }
 
 func oneOf(vals ...string) func(r *rand.Rand, _ int64) any {

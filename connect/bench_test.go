@@ -1,0 +1,180 @@
+package connect_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/connect/internal/connecttest"
+)
+
+const benchRecords = 500_000
+
+// BenchmarkPipeline measures Connect's throughput next to bare franz-go
+// clients moving the same records against the same in-process broker in
+// the same run: datagen -> topic versus a bare producer, and topic -> file
+// sink versus a bare consumer writing the same file. It prints a table.
+func BenchmarkPipeline(b *testing.B) {
+	for range b.N {
+		benchPipeline(b)
+	}
+}
+
+func endOffset(tb testing.TB, adm *kadm.Client, topic string) int64 {
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			n += o.Offset
+		}
+	})
+	return n
+}
+
+func benchPipeline(b *testing.B) {
+	br := connecttest.Broker(b)
+	dir := b.TempDir()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	for _, t := range []string{"dg", "bare"} {
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := connecttest.Worker(b, br.Addr(), filepath.Join(dir, "offsets"), map[string]string{
+		"key.converter": "StringConverter", "value.converter": "JsonConverter",
+		"value.converter.schemas.enable": "false", "offset.flush.interval.ms": "100",
+		"consumer.max.poll.records": "10000", "producer.linger.ms": "5",
+	})
+	defer h.Close()
+
+	// 1. datagen -> topic through Connect.
+	start := time.Now()
+	connecttest.Create(b, h, "dg", map[string]string{"connector.class": "Datagen", "kafka.topic": "dg",
+		"quickstart": "pageviews", "iterations": fmt.Sprint(benchRecords), "random.seed": "1"})
+	connecttest.Eventually(b, 2*time.Minute, "datagen records", func() bool { return endOffset(b, adm, "dg") >= benchRecords })
+	srcConnect := time.Since(start)
+
+	// The same records, read back, for the bare clients.
+	var recs []*kgo.Record
+	rd, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()), kgo.ConsumeTopics("dg"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for len(recs) < benchRecords {
+		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			recs = append(recs, &kgo.Record{Topic: "bare", Key: r.Key, Value: r.Value})
+		})
+	}
+	rd.Close()
+
+	// 2. Bare producer, same records.
+	pr, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	for _, r := range recs {
+		pr.Produce(ctx, r, nil)
+	}
+	if err := pr.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	srcBare := time.Since(start)
+	pr.Close()
+
+	// 3. topic -> file through Connect's FileStreamSink.
+	out := filepath.Join(dir, "sink.txt")
+	start = time.Now()
+	connecttest.Create(b, h, "sink", map[string]string{"connector.class": "FileStreamSink", "topics": "dg", "file": out,
+		// The records are JSON text: copy it as text, as the bare consumer does.
+		"value.converter": "StringConverter"})
+	connecttest.Eventually(b, 2*time.Minute, "sink commits", func() bool {
+		offs, err := adm.FetchOffsets(ctx, "connect-sink")
+		if err != nil {
+			return false
+		}
+		o, _ := offs.Lookup("dg", 0)
+		return o.At >= benchRecords
+	})
+	sinkConnect := time.Since(start)
+
+	// 4. Bare consumer writing the same file.
+	bareOut := filepath.Join(dir, "bare.txt")
+	start = time.Now()
+	co, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()), kgo.ConsumeTopics("dg"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(bareOut)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	n := 0
+	for n < benchRecords {
+		co.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			w.Write(r.Value)
+			w.WriteByte('\n')
+			n++
+		})
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	sinkBare := time.Since(start)
+	co.Close()
+
+	rate := func(d time.Duration) float64 { return benchRecords / d.Seconds() }
+	fmt.Printf("\n%-22s %9s %15s %15s %7s\n", "path", "records", "connect rec/s", "bare rec/s", "ratio")
+	for _, row := range []struct {
+		name    string
+		c, bare time.Duration
+	}{{"datagen -> topic", srcConnect, srcBare}, {"topic -> file sink", sinkConnect, sinkBare}} {
+		fmt.Printf("%-22s %9d %15.0f %15.0f %6.0f%%\n", row.name, benchRecords, rate(row.c), rate(row.bare), 100*rate(row.c)/rate(row.bare))
+	}
+	b.ReportMetric(rate(srcConnect), "source-rec/s")
+	b.ReportMetric(rate(srcBare), "bare-produce-rec/s")
+	b.ReportMetric(rate(sinkConnect), "sink-rec/s")
+	b.ReportMetric(rate(sinkBare), "bare-consume-rec/s")
+}
+
+func countLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	buf := make([]byte, 1<<20)
+	for {
+		k, err := f.Read(buf)
+		for _, c := range buf[:k] {
+			if c == '\n' {
+				n++
+			}
+		}
+		if err != nil {
+			return n
+		}
+	}
+}

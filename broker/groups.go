@@ -39,6 +39,7 @@ func groupConfig(cfg Config, b *Broker) (group.Config, error) {
 		return nil
 	}
 	ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+	var badSeg error
 	errs := []error{
 		num("offsets.topic.num.partitions", func(n int64) { gc.NumPartitions = int32(n) }),
 		num("group.initial.rebalance.delay.ms", func(n int64) { gc.InitialRebalanceDelay = ms(n) }),
@@ -48,8 +49,13 @@ func groupConfig(cfg Config, b *Broker) (group.Config, error) {
 		num("offsets.retention.minutes", func(n int64) { gc.OffsetsRetention = time.Duration(n) * time.Minute }),
 		num("offsets.retention.check.interval.ms", func(n int64) { gc.RetentionCheckInterval = ms(n) }),
 		num("offset.metadata.max.bytes", func(n int64) { gc.MaxMetadataSize = int(n) }),
+		num("offsets.topic.segment.bytes", func(n int64) {
+			if n < 1 {
+				badSeg = fmt.Errorf("%w: offsets.topic.segment.bytes=%d must be at least 1", ErrBadConfig, n)
+			}
+		}),
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, badSeg)...); err != nil {
 		return gc, err
 	}
 	if err := gc.Validate(); err != nil {
@@ -85,14 +91,17 @@ func (b *Broker) closeGroups() {
 
 // groupCoordinator returns the coordinator, creating __consumer_offsets on
 // first use (offsets.topic.num.partitions partitions, replication factor 1,
-// cleanup.policy=compact). It answers COORDINATOR_NOT_AVAILABLE when the
-// topic cannot be created.
+// cleanup.policy=compact, segment.bytes from offsets.topic.segment.bytes).
+// It answers COORDINATOR_NOT_AVAILABLE when the topic cannot be created.
 func (b *Broker) groupCoordinator() (*group.Coordinator, *kerr.Error) {
 	if b.groups.Active() {
 		return b.groups, nil
 	}
 	n := b.groupPartitions()
 	compact, codec, seg := "compact", "producer", "104857600"
+	if v, ok := b.cfg.Properties["offsets.topic.segment.bytes"]; ok {
+		seg = v // Kafka's property for the topic's segment.bytes (default 100 MiB)
+	}
 	_, kErr, msg := b.createTopic(topicSpec{
 		name: offsetsTopic, partitions: n, replicationFactor: 1, internal: true,
 		configs: map[string]*string{"cleanup.policy": &compact, "compression.type": &codec, "segment.bytes": &seg},

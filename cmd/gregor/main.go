@@ -1,9 +1,3 @@
-// Command gregor is Gregor's one binary: the broker and the tools around it
-// (topics, configs, produce, consume, groups, perf).
-//
-// Exit codes: 0 on success, 1 when an operation failed (an unreachable
-// broker, a Kafka error, records that were not acknowledged) and 2 for bad
-// usage (an unknown command or flag, a bad flag value, missing arguments).
 package main
 
 import (

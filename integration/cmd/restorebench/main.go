@@ -1,0 +1,194 @@
+// Command restorebench measures state-store restoration from a changelog on a
+// real Gregor broker next to goka v1.1.17's table recovery of the same data,
+// in one run, and prints the figures side by side. `make bench` runs it.
+//
+// It starts the gregor binary (GREGOR_BIN, or ./cmd/gregor built into a
+// temporary directory) as a child process and fills two compacted topics with
+// the same -records records (key "key-%012d" of i modulo -keys, so unique keys
+// by default; -value bytes of value):
+//
+//   - restorebench-store-changelog, the changelog of our store "store";
+//   - restorebench-goka-table, the group table of the goka processor
+//     "restorebench-goka", which a goka view reads as well.
+//
+// Then, for each contender, from a fresh state directory:
+//
+//   - gregor leveldb / memory: open the task, register the store, Restore
+//     (restore time), then one read-modify-write and Commit (ready time);
+//     leveldb is then closed cleanly and restarted from its checkpoint;
+//   - goka view: NewView + Run until Recovered (restore time and ready time);
+//   - goka processor: NewProcessor + Run until its callback has processed one
+//     input record after recovering its table (ready time), then restarted on
+//     the same storage.
+//
+// Usage:
+//
+//	GREGOR_BIN=bin/gregor go run ./integration/cmd/restorebench
+//	go run ./integration/cmd/restorebench -records 200000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gregorhq/gregor/integration"
+)
+
+var (
+	records  = flag.Int("records", 1_000_000, "records in each changelog")
+	keys     = flag.Int("keys", 0, "distinct keys (0: every record has its own key)")
+	valueLen = flag.Int("value", 100, "value size in bytes")
+	rounds   = flag.Int("rounds", 1, "restores of each contender; each figure is the best round")
+	skipGoka = flag.Bool("no-goka", false, "measure gregor only")
+)
+
+// Topic and group names.
+const (
+	appID      = "restorebench"
+	storeName  = "store"
+	gokaGroup  = "restorebench-goka"
+	gokaTable  = gokaGroup + "-table"
+	gokaInput  = "restorebench-goka-input"
+	keyPattern = "key-%012d"
+)
+
+// cleanups run at exit, also on a signal; last registered runs first.
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+func atExit(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
+func runCleanups() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
+func die(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "restorebench: "+format+"\n", args...)
+	runCleanups()
+	os.Exit(1)
+}
+
+// result is one contender's figures.
+type result struct {
+	name      string
+	records   int64         // records applied by the restore
+	bytes     int64         // key and value bytes applied
+	restore   time.Duration // start of restoration to restored
+	ready     time.Duration // start (new client) to ready: restored and one record processed
+	restarted time.Duration // restart from its own local state to ready; 0 if not measured
+}
+
+func main() {
+	flag.Parse()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		die("interrupted")
+	}()
+	defer runCleanups()
+
+	tmp, err := os.MkdirTemp("", "restorebench-")
+	if err != nil {
+		die("%v", err)
+	}
+	atExit(func() { os.RemoveAll(tmp) })
+	ctx := context.Background()
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	p, err := integration.StartGregor(startCtx, gregorBinary(), filepath.Join(tmp, "broker"))
+	cancel()
+	if err != nil {
+		die("start gregor: %v", err)
+	}
+	atExit(func() { _ = p.Stop(10 * time.Second) })
+	addr := p.Addr()
+
+	fmt.Printf("restorebench: %d records per changelog, %s, %d-byte values, broker %s\n", *records, keyDesc(), *valueLen, addr)
+	t0 := time.Now()
+	if err := fill(ctx, addr, true, !*skipGoka); err != nil {
+		die("fill: %v", err)
+	}
+	fmt.Printf("filled in %v\n", time.Since(t0).Round(time.Millisecond))
+	load("before")
+
+	var results []result
+	best := func(name string, run func(dir string) (result, error)) {
+		var b result
+		for i := range *rounds {
+			dir, err := os.MkdirTemp(tmp, "state-")
+			if err != nil {
+				die("%v", err)
+			}
+			r, err := run(dir)
+			if err != nil {
+				die("%s: %v", name, err)
+			}
+			_ = os.RemoveAll(dir)
+			if i == 0 || r.restore < b.restore {
+				b = r
+			}
+		}
+		b.name = name
+		results = append(results, b)
+	}
+	best("gregor leveldb", func(dir string) (result, error) { return runGregor(ctx, addr, dir, true) })
+	best("gregor memory", func(dir string) (result, error) { return runGregor(ctx, addr, dir, false) })
+	if !*skipGoka {
+		best("goka view", func(dir string) (result, error) { return runGokaView(ctx, addr, dir) })
+		best("goka processor", func(dir string) (result, error) { return runGokaProcessor(ctx, addr, dir) })
+	}
+	load("after")
+	printTable(results)
+}
+
+func keyDesc() string {
+	if *keys <= 0 || *keys >= *records {
+		return "unique keys"
+	}
+	return fmt.Sprintf("%d distinct keys", *keys)
+}
+
+// load prints the load average, so figures from a busy machine can be read with care.
+func load(when string) {
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average %s: %s", when, b)
+	}
+}
+
+// gregorBinary returns GREGOR_BIN or builds ./cmd/gregor into a temporary directory.
+func gregorBinary() string {
+	if bin := os.Getenv("GREGOR_BIN"); bin != "" {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "restorebench-bin-")
+	if err != nil {
+		die("%v", err)
+	}
+	atExit(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "gregor")
+	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/cmd/gregor")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		die("build gregor: %v", err)
+	}
+	return bin
+}

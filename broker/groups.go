@@ -165,23 +165,12 @@ func (s *offsetsStore) appendBatch(i int32, batch []byte) error {
 	if err != nil {
 		return err
 	}
-	mu, _ := s.locks.LoadOrStore(i, new(sync.Mutex))
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-	res, err := p.log.Append(batch, blog.AppendOptions{LeaderEpoch: p.log.LeaderEpoch()})
-	if err != nil {
+	if err := s.b.appendInternal(p, batch); err != nil {
 		if errors.Is(err, blog.ErrStorage) {
 			return fmt.Errorf("%w: %w", group.ErrStorageFull, err)
 		}
-		return fmt.Errorf("append to %s-%d: %w", offsetsTopic, i, err)
+		return err
 	}
-	next := res.LastOffset + 1
-	if s.b.cfg.FlushPolicy == FlushDurable {
-		if err := p.log.Sync(next); err != nil {
-			return fmt.Errorf("%w: sync %s-%d: %w", group.ErrStorageFull, offsetsTopic, i, err)
-		}
-	}
-	p.advanceHighWatermark(next)
 	return nil
 }
 
@@ -192,31 +181,8 @@ func (s *offsetsStore) Replay(i int32, fn func([]byte) error) error {
 	if err != nil {
 		return err
 	}
-	off, hw := p.log.LogStartOffset(), p.highWatermark()
-	for off < hw {
-		b, err := p.log.Read(off, 1<<20, hw, true)
-		if err != nil {
-			return fmt.Errorf("read %s-%d at %d: %w", offsetsTopic, i, off, err)
-		}
-		if len(b) == 0 {
-			return nil
-		}
-		next := off
-		for pos := 0; pos < len(b); {
-			h, err := blog.ParseBatchHeader(b[pos:])
-			if err != nil || h.Size() > len(b)-pos {
-				return fmt.Errorf("read %s-%d at %d: torn batch: %w", offsetsTopic, i, off, err)
-			}
-			next = h.NextOffset()
-			pos += h.Size()
-		}
-		if err := fn(b); err != nil {
-			return err
-		}
-		if next <= off {
-			return fmt.Errorf("read %s-%d: no progress at offset %d", offsetsTopic, i, off)
-		}
-		off = next
+	if err := replayPartition(p, fn); err != nil {
+		return fmt.Errorf("read %s-%d: %w", offsetsTopic, i, err)
 	}
 	return nil
 }

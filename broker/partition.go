@@ -93,3 +93,51 @@ func (p *partition) lastStableOffset() int64 {
 	}
 	return hw
 }
+
+// appendInternal appends a broker-written batch, syncs it under the durable
+// policy and makes it visible.
+func (b *Broker) appendInternal(p *partition, batch []byte) error {
+	res, err := p.log.Append(batch, blog.AppendOptions{LeaderEpoch: p.log.LeaderEpoch()})
+	if err != nil {
+		return fmt.Errorf("append to %s-%d: %w", p.topic.name, p.index, err)
+	}
+	next := res.LastOffset + 1
+	if b.cfg.FlushPolicy == FlushDurable {
+		if err := p.log.Sync(next); err != nil {
+			return fmt.Errorf("sync %s-%d: %w", p.topic.name, p.index, err)
+		}
+	}
+	p.advanceHighWatermark(next)
+	return nil
+}
+
+// replayPartition hands fn the partition's batches up to its high watermark.
+func replayPartition(p *partition, fn func([]byte) error) error {
+	off, hw := p.log.LogStartOffset(), p.highWatermark()
+	for off < hw {
+		data, err := p.log.Read(off, 1<<20, hw, true)
+		if err != nil {
+			return err
+		}
+		if len(data) == 0 {
+			return nil
+		}
+		next := off
+		for pos := 0; pos < len(data); {
+			h, err := blog.ParseBatchHeader(data[pos:])
+			if err != nil || h.Size() > len(data)-pos {
+				return fmt.Errorf("torn batch at %d: %w", off, err)
+			}
+			next = h.NextOffset()
+			pos += h.Size()
+		}
+		if err := fn(data); err != nil {
+			return err
+		}
+		if next <= off {
+			return fmt.Errorf("no progress at offset %d", off)
+		}
+		off = next
+	}
+	return nil
+}

@@ -67,6 +67,7 @@ operation failed and 2 on bad usage.`,
 		root.HelpFunc()(c, args)
 	})
 	root.AddCommand(br)
+	root.AddCommand(newConnectCommand())
 	for _, c := range []*cobra.Command{
 		newTopicsCommand(g), newConfigsCommand(g), newProduceCommand(g), newConsumeCommand(g),
 		newGroupsCommand(g), newPerfCommand(g),

@@ -26,6 +26,11 @@ func newConnectCommand() *cobra.Command {
 other systems, managed through Kafka Connect's REST API. Connectors are compiled
 into gregor: FileStreamSource, FileStreamSink and Datagen (see
 "gregor connect plugins").`,
+		Example: `  # a worker with its REST API on http://127.0.0.1:8083 and no connectors yet
+  gregor connect standalone worker.properties
+
+  # the connectors compiled in
+  gregor connect plugins`,
 	}
 	cmd.AddCommand(newConnectStandaloneCommand(), newConnectPluginsCommand())
 	return cmd
@@ -151,9 +156,10 @@ func readConnectorFile(path string) (map[string]string, error) {
 
 func newConnectPluginsCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "plugins",
-		Short: "List the connector and converter plugins compiled into gregor",
-		Args:  noArgs,
+		Use:     "plugins",
+		Short:   "List the connector and converter plugins compiled into gregor",
+		Example: "  gregor connect plugins",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t := newTable("CLASS", "TYPE", "ALIASES")
 			for _, p := range connect.DefaultRegistry.Plugins() {

@@ -27,6 +27,8 @@ bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores v
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/benchcompare
 	@echo "== transactions: transactional vs idempotent produce"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/txnbench
+	@echo "== connect: datagen -> topic and topic -> file vs bare franz-go"
+	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x ./connect/
 
 fuzz: ## a short run of every fuzz target
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -47,6 +47,7 @@ type App struct {
 	topicSub          map[string]int // resolved source topic -> sub-topology
 	repartitionTopics map[string]bool
 
+	sinks      sinkRecords
 	produceErr atomic.Pointer[error]
 	errMu      sync.Mutex
 	err        error
@@ -67,6 +68,7 @@ func New(topo *Topology, cfg Config) (*App, error) {
 			a.topicSub[resolve(cfg.ApplicationID, tr)] = sub.id
 		}
 	}
+	a.sinks.init()
 	return a, nil
 }
 
@@ -84,7 +86,8 @@ func (a *App) Start(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.SessionTimeout(a.cfg.SessionTimeout),
 		kgo.RecordPartitioner(recordPartitioner()),
-		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), // Kafka Streams' compression.type=none
 		kgo.MaxBufferedRecords(100_000),
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.FetchMaxBytes(32 << 20),
@@ -248,8 +251,11 @@ func (a *App) closeTasks(tasks []*task, clean bool) (map[state.TopicPartition]in
 
 // commitOffsets flushes the producer and commits offsets.
 func (a *App) commitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error {
-	if err := a.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("streams: flush producer: %w", err)
+	// The records produced for these offsets belong to the current generation (and
+	// earlier ones, waited for by earlier commits).
+	if err := a.sinks.seal().wait(ctx); err != nil {
+		a.produceErr.CompareAndSwap(nil, &err)
+		return err
 	}
 	if p := a.produceErr.Load(); p != nil {
 		return *p
@@ -361,21 +367,18 @@ func (a *App) send(topic string, partition int32, key, value []byte, ts int64, h
 	for _, h := range headers {
 		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}
-	a.cl.Produce(context.WithoutCancel(a.ctx), r, a.onProduced)
-	return nil
-}
-
-func (a *App) onProduced(r *kgo.Record, err error) {
-	if err != nil {
-		e := fmt.Errorf("streams: produce to %s: %w", r.Topic, err)
-		a.produceErr.CompareAndSwap(nil, &e)
+	g := a.sinks.cur.Load()
+	if err := g.add(); err != nil {
+		return err
 	}
+	a.cl.Produce(context.WithoutCancel(a.ctx), r, g.promise)
+	return nil
 }
 
 func (a *App) newTask(id TaskID, w int) *task {
 	tk := newTask(taskConfig{
 		id: id, app: a.cfg.ApplicationID, topo: a.topo, stateDir: a.cfg.StateDir,
-		writer: kafkachangelog.NewWriter(a.cl), reader: a.rd, out: a, handler: a.cfg.DeserializationHandler,
+		writer: newChangelogWriter(a.cl), reader: a.rd, out: a, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
 		now: func() int64 { return time.Now().UnixMilli() }, restore: a.cfg.RestoreListener,
 	})

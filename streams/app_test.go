@@ -117,7 +117,7 @@ type restoreCount struct {
 }
 
 func (r *restoreCount) OnRestoreStart(string, state.TopicPartition, int64, int64) {}
-func (r *restoreCount) OnBatchRestored(string, state.TopicPartition, int64, int) {}
+func (r *restoreCount) OnBatchRestored(string, state.TopicPartition, int64, int)  {}
 func (r *restoreCount) OnRestoreEnd(_ string, _ state.TopicPartition, total int64) {
 	r.mu.Lock()
 	r.n += total

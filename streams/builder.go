@@ -99,9 +99,9 @@ type Builder struct {
 	// repartitions maps internal repartition topics (without the application.id
 	// prefix) to their configured partition count, 0 to derive it.
 	repartitions map[string]int32
-	seq    int
-	errs   []error
-	built  bool
+	seq          int
+	errs         []error
+	built        bool
 }
 
 // NewBuilder returns an empty Builder.

@@ -1,5 +1,7 @@
 package streams
 
+import "fmt"
+
 // GroupedStream is a stream grouped by key, ready for aggregation (Kafka Streams'
 // KGroupedStream). If the key was changed upstream, aggregating first repartitions
 // through "<application.id>-<name>-repartition".
@@ -84,12 +86,31 @@ func aggregateStream[K, V, A any](g GroupedStream[K, V], o options, as Serde[A],
 			if r.nullKey || r.Tombstone {
 				return nil // Kafka Streams skips null keys and values here
 			}
-			old, found, err := st.Get(r.Key)
+			// One key serialization for the read and the write.
+			kb, err := st.key(r.Key)
 			if err != nil {
 				return err
 			}
+			ob, err := st.getRaw(kb)
+			if err != nil {
+				return err
+			}
+			var old A
+			found := ob != nil
+			if found {
+				if old, err = st.vs.Deserialize(ob); err != nil {
+					return fmt.Errorf("store %s: value: %w", storeName, err)
+				}
+			}
 			nv := step(r.Key, r.Value, old, found)
-			if err := st.Put(r.Key, nv); err != nil {
+			nb, err := st.vs.Serialize(nv)
+			if err != nil {
+				return fmt.Errorf("store %s: value: %w", storeName, err)
+			}
+			if nb == nil {
+				nb = []byte{}
+			}
+			if err := st.putRaw(kb, nb); err != nil {
 				return err
 			}
 			return emit(withKV(r, r.Key, Change[A]{New: nv, Old: old, HasNew: true, HasOld: found}))

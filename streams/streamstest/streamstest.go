@@ -18,7 +18,9 @@ type Option func(*streams.HarnessConfig)
 
 // WithApplicationID sets the application.id (default "streamstest"), which prefixes
 // internal topics.
-func WithApplicationID(id string) Option { return func(c *streams.HarnessConfig) { c.ApplicationID = id } }
+func WithApplicationID(id string) Option {
+	return func(c *streams.HarnessConfig) { c.ApplicationID = id }
+}
 
 // WithWallClock sets the initial mocked wall-clock time.
 func WithWallClock(t time.Time) Option {

@@ -134,7 +134,7 @@ func runStreams(b *testing.B, addr string, d dataset) time.Duration {
 	defer cancel()
 	start := time.Now()
 	app, err := streams.New(topo, streams.Config{ApplicationID: "wc-streams", Brokers: []string{addr}, StateDir: b.TempDir(),
-		NumStreamThreads: 2, CommitInterval: 100 * time.Millisecond})
+		NumStreamThreads: threads(), CommitInterval: commitInterval(), ClientOptions: clientOpts()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -277,4 +277,26 @@ func BenchmarkWordCount(b *testing.B) {
 		}
 		fmt.Printf("%-16s %12v %14.0f %10s\n", r.name, r.took.Round(time.Millisecond), wps, rel)
 	}
+}
+
+// commitInterval is the streams commit interval: GREGOR_BENCH_WC_COMMIT, default 100ms.
+func commitInterval() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("GREGOR_BENCH_WC_COMMIT")); err == nil {
+		return d
+	}
+	return 100 * time.Millisecond
+}
+
+func threads() int {
+	if n, err := strconv.Atoi(os.Getenv("GREGOR_BENCH_WC_THREADS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
+func clientOpts() []kgo.Opt {
+	if d, err := time.ParseDuration(os.Getenv("GREGOR_BENCH_WC_LINGER")); err == nil {
+		return []kgo.Opt{kgo.ProducerLinger(d)}
+	}
+	return nil
 }

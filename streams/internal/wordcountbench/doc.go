@@ -8,5 +8,6 @@
 //	go test -run '^$' -bench WordCount -benchtime 1x ./streams/internal/wordcountbench/
 //
 // GREGOR_BENCH_WC_LINES sets the number of input lines (default 200,000, about 900,000
-// words).
+// words); GREGOR_BENCH_WC_THREADS, GREGOR_BENCH_WC_COMMIT and GREGOR_BENCH_WC_LINGER set
+// the streams application's threads (2), commit interval (100ms) and producer linger.
 package wordcountbench

@@ -1,0 +1,130 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/state"
+)
+
+// inflight counts produced records until they are acknowledged, so that a commit can
+// wait for exactly the records produced before it, while processing goes on and
+// produces more (a client-wide Flush would wait for those too).
+type inflight struct {
+	mu      sync.Mutex
+	pending int
+	waiter  chan struct{} // closed when pending reaches 0, if someone waits
+	err     error
+	onAck   func(r *kgo.Record) // called under mu for each acknowledged record
+	promise func(*kgo.Record, error)
+}
+
+func newInflight(onAck func(*kgo.Record)) *inflight {
+	f := &inflight{onAck: onAck}
+	f.promise = f.done
+	return f
+}
+
+func (f *inflight) add() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.pending++
+	return nil
+}
+
+func (f *inflight) done(r *kgo.Record, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending--
+	if err != nil && f.err == nil {
+		f.err = fmt.Errorf("streams: produce to %s-%d: %w", r.Topic, r.Partition, err)
+	} else if err == nil && f.onAck != nil {
+		f.onAck(r)
+	}
+	if f.pending == 0 && f.waiter != nil {
+		close(f.waiter)
+		f.waiter = nil
+	}
+}
+
+// wait blocks until every record added so far is acknowledged and returns the first
+// produce error.
+func (f *inflight) wait(ctx context.Context) error {
+	f.mu.Lock()
+	if f.pending == 0 {
+		err := f.err
+		f.mu.Unlock()
+		return err
+	}
+	if f.waiter == nil {
+		f.waiter = make(chan struct{})
+	}
+	ch := f.waiter
+	f.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return fmt.Errorf("streams: waiting for produced records: %w", ctx.Err())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// changelogWriter is the state.ChangelogWriter of one task: it produces through the
+// application's client and its Flush waits for the task's own records only.
+type changelogWriter struct {
+	cl   *kgo.Client
+	f    *inflight
+	last map[state.TopicPartition]int64 // guarded by f.mu
+}
+
+func newChangelogWriter(cl *kgo.Client) *changelogWriter {
+	w := &changelogWriter{cl: cl, last: map[state.TopicPartition]int64{}}
+	w.f = newInflight(func(r *kgo.Record) {
+		tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		if cur, ok := w.last[tp]; !ok || r.Offset > cur {
+			w.last[tp] = r.Offset
+		}
+	})
+	return w
+}
+
+// Append produces rec to tp.
+func (w *changelogWriter) Append(ctx context.Context, tp state.TopicPartition, rec state.ChangelogRecord) error {
+	if err := w.f.add(); err != nil {
+		return err
+	}
+	w.cl.Produce(context.WithoutCancel(ctx), &kgo.Record{Topic: tp.Topic, Partition: tp.Partition, Key: rec.Key, Value: rec.Value}, w.f.promise)
+	return nil
+}
+
+// Flush waits for the appended records and returns the last offset per partition.
+func (w *changelogWriter) Flush(ctx context.Context) (map[state.TopicPartition]int64, error) {
+	if err := w.f.wait(ctx); err != nil {
+		return nil, err
+	}
+	w.f.mu.Lock()
+	defer w.f.mu.Unlock()
+	out := w.last
+	w.last = map[state.TopicPartition]int64{}
+	return out, nil
+}
+
+// sinkRecords tracks the records sinks produce, in generations: a commit seals the
+// current generation and waits for it while sinks go on in a new one.
+type sinkRecords struct {
+	cur atomic.Pointer[inflight]
+}
+
+func (s *sinkRecords) init() { s.cur.Store(newInflight(nil)) }
+
+// seal starts a new generation and returns the previous one.
+func (s *sinkRecords) seal() *inflight { return s.cur.Swap(newInflight(nil)) }

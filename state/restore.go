@@ -74,11 +74,17 @@ func (t *Task) restoreStore(ctx context.Context, st *storeState) error {
 	var total int64
 	retried := false
 	batch := make([]KeyValue, 0, 1024)
+	pf := startPrefetch(ctx, rd, st.tp, pos, end)
+	defer func() { pf.stop() }()
 	for pos < end {
-		recs, next, err := rd.Fetch(ctx, st.tp, pos)
-		if errors.Is(err, ErrOffsetOutOfRange) && !retried {
+		f, ok := <-pf.out
+		if !ok { // the prefetcher stopped: the context ended
+			return fmt.Errorf("state: restore store %q: %w", st.name, context.Cause(ctx))
+		}
+		if errors.Is(f.err, ErrOffsetOutOfRange) && !retried {
 			// The log moved under us (deleted records, truncation): start over.
 			retried = true
+			pf.stop()
 			if err := st.wipe(fmt.Sprintf("restore offset %d out of range", pos)); err != nil {
 				return err
 			}
@@ -87,14 +93,15 @@ func (t *Task) restoreStore(ctx context.Context, st *storeState) error {
 				return changelogError(st.name, st.tp, "list offsets", err)
 			}
 			pos, total = start, 0
+			pf = startPrefetch(ctx, rd, st.tp, pos, end)
 			continue
 		}
-		if err != nil {
-			return changelogError(st.name, st.tp, fmt.Sprintf("fetch at offset %d", pos), err)
+		if f.err != nil {
+			return changelogError(st.name, st.tp, fmt.Sprintf("fetch at offset %d", f.pos), f.err)
 		}
 		batch = batch[:0]
-		for _, rec := range recs {
-			if rec.Offset >= pos {
+		for i := range f.recs {
+			if rec := &f.recs[i]; rec.Offset >= pos {
 				batch = append(batch, KeyValue{Key: rec.Key, Value: rec.Value})
 			}
 		}
@@ -104,8 +111,9 @@ func (t *Task) restoreStore(ctx context.Context, st *storeState) error {
 			}
 		}
 		total += int64(len(batch))
-		if next > pos {
-			pos = next
+		clear(batch) // drop references to the fetched buffers
+		if f.next > pos {
+			pos = f.next
 		}
 		if l != nil {
 			l.OnBatchRestored(st.name, st.tp, pos, len(batch))
@@ -119,4 +127,57 @@ func (t *Task) restoreStore(ctx context.Context, st *storeState) error {
 		l.OnRestoreEnd(st.name, st.tp, total)
 	}
 	return nil
+}
+
+// prefetchDepth is how many fetched batches may wait to be applied while the next one is
+// being fetched.
+const prefetchDepth = 1
+
+// fetched is the result of one Fetch at pos.
+type fetched struct {
+	recs      []ChangelogRecord
+	pos, next int64
+	err       error
+}
+
+// prefetcher fetches a changelog partition from its own goroutine, so that the next
+// batch is on its way while the current one is applied. Its goroutine makes one Fetch
+// call at a time and ends after an error, at the end offset, or when stopped.
+type prefetcher struct {
+	out    chan fetched
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startPrefetch(ctx context.Context, rd ChangelogReader, tp TopicPartition, pos, end int64) *prefetcher {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetcher{out: make(chan fetched, prefetchDepth), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer close(p.out)
+		for pos < end {
+			recs, next, err := rd.Fetch(ctx, tp, pos)
+			if ctx.Err() != nil {
+				return
+			}
+			select {
+			case p.out <- fetched{recs: recs, pos: pos, next: next, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			if next > pos {
+				pos = next
+			}
+		}
+	}()
+	return p
+}
+
+// stop ends the prefetcher's goroutine and waits for it. It is safe to call more than once.
+func (p *prefetcher) stop() {
+	p.cancel()
+	<-p.done
 }

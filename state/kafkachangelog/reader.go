@@ -165,13 +165,36 @@ func (r *Reader) fetch(ctx context.Context, tp state.TopicPartition, offset int6
 	}
 	fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
 		Offset: offset, IsolationLevel: iso, Topic: tp.Topic, Partition: tp.Partition,
+		Pools: []kgo.Pool{recordPool},
 	}, p, kgo.DefaultDecompressor(), nil)
+	out := make([]state.ChangelogRecord, len(fp.Records))
+	for i, rec := range fp.Records {
+		// Key and Value point into the response (or decompressed) buffer, which is not
+		// pooled; the Record itself goes back to the pool.
+		out[i] = state.ChangelogRecord{Key: rec.Key, Value: rec.Value, Offset: rec.Offset}
+		rec.Recycle()
+	}
 	if fp.Err != nil {
 		return nil, 0, fmt.Errorf("%w: %s at %d: %w", ErrFetch, tp, offset, fp.Err)
 	}
-	out := make([]state.ChangelogRecord, len(fp.Records))
-	for i, rec := range fp.Records {
-		out[i] = state.ChangelogRecord{Key: rec.Key, Value: rec.Value, Offset: rec.Offset}
-	}
 	return out, max(next, offset), nil
+}
+
+// recordPool lends kgo the Record slices a fetch is decoded into, so a restore of a
+// million records does not allocate (and garbage-collect) a million Records.
+var recordPool kgo.PoolRecords = &recordSlices{}
+
+// recordSlices is a kgo.PoolRecords over a sync.Pool.
+type recordSlices struct{ p sync.Pool }
+
+func (r *recordSlices) GetRecords(n int) []kgo.Record {
+	if s, ok := r.p.Get().(*[]kgo.Record); ok && cap(*s) >= n {
+		return (*s)[:n]
+	}
+	return make([]kgo.Record, n)
+}
+
+func (r *recordSlices) PutRecords(s []kgo.Record) {
+	clear(s[:cap(s)])
+	r.p.Put(&s)
 }

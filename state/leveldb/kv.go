@@ -53,6 +53,9 @@ type KeyValueStore struct {
 	mu     sync.RWMutex // guards closed against Close; leveldb synchronises the rest
 	db     *ldb.DB
 	closed bool
+
+	restoreMu sync.Mutex // guards restoreB
+	restoreB  *ldb.Batch // reused by RestoreBatch
 }
 
 var (
@@ -187,8 +190,34 @@ func (s *KeyValueStore) PutAll(entries []state.KeyValue) error {
 	return s.wrap("write batch", s.db.Write(b, nil))
 }
 
-// RestoreBatch applies changelog records in one batch; it is PutAll.
-func (s *KeyValueStore) RestoreBatch(records []state.KeyValue) error { return s.PutAll(records) }
+// restoreWrite writes restored batches: unsynced (restoration syncs once with Flush at
+// its end, and a crash before that restores again) and unmerged (there is one writer).
+var restoreWrite = &opt.WriteOptions{NoWriteMerge: true}
+
+// RestoreBatch applies changelog records in order as one leveldb batch, reusing the
+// batch's memory from call to call. The write is not synced: the task flushes the store
+// (Flush) before it checkpoints the restored offset.
+func (s *KeyValueStore) RestoreBatch(records []state.KeyValue) error {
+	s.restoreMu.Lock()
+	defer s.restoreMu.Unlock()
+	b := s.restoreB
+	if b == nil {
+		b = new(ldb.Batch)
+		s.restoreB = b
+	}
+	defer b.Reset()
+	for _, e := range records {
+		if e.Key == nil {
+			return state.ErrNilKey
+		}
+		if e.Value == nil {
+			b.Delete(e.Key)
+		} else {
+			b.Put(e.Key, e.Value)
+		}
+	}
+	return s.wrap("restore batch", s.db.Write(b, restoreWrite))
+}
 
 // ApproximateNumEntries counts the keys by walking them: exact, but linear in the store's
 // size.

@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -48,6 +49,7 @@ var (
 	valueLen = flag.Int("value", 100, "value size in bytes")
 	rounds   = flag.Int("rounds", 1, "restores of each contender; each figure is the best round")
 	skipGoka = flag.Bool("no-goka", false, "measure gregor only")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of gregor's restores to this file")
 )
 
 // Topic and group names.
@@ -150,8 +152,10 @@ func main() {
 		b.name = name
 		results = append(results, b)
 	}
+	stopProfile := startProfile()
 	best("gregor leveldb", func(dir string) (result, error) { return runGregor(ctx, addr, dir, true) })
 	best("gregor memory", func(dir string) (result, error) { return runGregor(ctx, addr, dir, false) })
+	stopProfile()
 	if !*skipGoka {
 		best("goka view", func(dir string) (result, error) { return runGokaView(ctx, addr, dir) })
 		best("goka processor", func(dir string) (result, error) { return runGokaProcessor(ctx, addr, dir) })
@@ -171,6 +175,26 @@ func keyDesc() string {
 func load(when string) {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("load average %s: %s", when, b)
+	}
+}
+
+// startProfile starts the CPU profile asked for with -cpuprofile and returns its stop.
+func startProfile() func() {
+	if *cpuProf == "" {
+		return func() {}
+	}
+	f, err := os.Create(*cpuProf)
+	if err != nil {
+		die("%v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		die("cpu profile: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			die("cpu profile: %v", err)
+		}
 	}
 }
 

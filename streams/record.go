@@ -10,8 +10,9 @@ type Header struct {
 // timestamp (milliseconds since the epoch) and the headers of the record it came from.
 //
 // Tombstone marks a record whose value is null in Kafka terms: a sink writes it with a
-// nil value, and Value holds V's zero value. Sources set it for records with a nil value;
-// operations that compute a new value (Map, MapValues, FlatMap, ...) clear it.
+// nil value, and Value holds V's zero value. Sources set it for records with a nil value
+// and table streams for deletions; MapValues and FlatMapValues pass tombstones through
+// without calling their function; Map and FlatMap produce regular records.
 type Record[K, V any] struct {
 	Key       K
 	Value     V

@@ -174,11 +174,16 @@ func Map[K, V, K2, V2 any](s Stream[K, V], f func(k K, v V) (K2, V2), opts ...Op
 }
 
 // MapValues replaces each record's value by f's result; keys stay, so no repartition
-// follows.
+// follows. Tombstones pass through as tombstones without calling f, since a Go value
+// cannot stand for null.
 func MapValues[K, V, V2 any](s Stream[K, V], f func(k K, v V) V2, opts ...Option) Stream[K, V2] {
 	n, out := then(s, "KSTREAM-MAPVALUES-", collect(opts), func(fw forwarder[K, V2], r Record[K, V]) error {
-		out := withKV(r, r.Key, f(r.Key, r.Value))
-		out.nullKey = r.nullKey
+		var v V2
+		if !r.Tombstone {
+			v = f(r.Key, r.Value)
+		}
+		out := withKV(r, r.Key, v)
+		out.nullKey, out.Tombstone = r.nullKey, r.Tombstone
 		return fw.forward(out)
 	})
 	return Stream[K, V2]{b: s.b, n: n, out: out, ks: s.ks, keyChanged: s.keyChanged}
@@ -197,9 +202,15 @@ func FlatMap[K, V, K2, V2 any](s Stream[K, V], f func(k K, v V) []KeyValue[K2, V
 	return Stream[K2, V2]{b: s.b, n: n, out: out, keyChanged: true}
 }
 
-// FlatMapValues replaces each record by one record per value f returns, with the same key.
+// FlatMapValues replaces each record by one record per value f returns, with the same
+// key. A tombstone passes through as one tombstone without calling f.
 func FlatMapValues[K, V, V2 any](s Stream[K, V], f func(k K, v V) []V2, opts ...Option) Stream[K, V2] {
 	n, out := then(s, "KSTREAM-FLATMAPVALUES-", collect(opts), func(fw forwarder[K, V2], r Record[K, V]) error {
+		if r.Tombstone {
+			o := withKV(r, r.Key, *new(V2))
+			o.nullKey, o.Tombstone = r.nullKey, true
+			return fw.forward(o)
+		}
 		for _, v := range f(r.Key, r.Value) {
 			o := withKV(r, r.Key, v)
 			o.nullKey = r.nullKey

@@ -1,0 +1,51 @@
+// Package streams is a typed, Kafka-Streams-style library for stream processing on
+// Kafka (and Gregor): build a topology with the DSL or the Processor API, run it as many
+// instances as needed, and get correct results across crashes and rebalances.
+//
+// The DSL follows Kafka Streams' names. Operations that keep the key and value types
+// are methods of Stream and Table (Filter, Peek, Merge, Split, To, Repartition,
+// GroupByKey, ToTable, ToStream, ...); those that change them are package functions,
+// since Go methods cannot add type parameters (Map, MapValues, FlatMap, FlatMapValues,
+// SelectKey, GroupBy, Aggregate, TableGroupBy, MapValuesTable, Process, ...). Serdes
+// default to String, Bytes, Int64 (8 bytes big-endian, as Kafka's LongSerializer),
+// Int32 and Float64 for those types; JSON[T] and user serdes cover the rest.
+//
+// Stateful operations keep their state in stores of package state (goleveldb by
+// default, InMemory optionally) logged to compacted changelog topics
+// "<application.id>-<store>-changelog", and coalesce updates in a record cache that is
+// flushed (to the store, the changelog and downstream) when the task commits.
+// Re-keyed streams are grouped through repartition topics
+// "<application.id>-<name>-repartition", purged with DeleteRecords once committed.
+//
+// An App runs a topology: it joins the consumer group application.id, assigns tasks
+// (one per partition of a sub-topology's co-partitioned sources) to instances with a
+// cooperative, sticky balancer, runs them on NumStreamThreads goroutines, restores
+// their stores before processing, and commits every CommitInterval with at-least-once
+// guarantees. Package streamstest runs a topology without a broker.
+//
+//	b := streams.NewBuilder()
+//	lines := streams.StreamFrom[string, string](b, "streams-plaintext-input", nil, nil)
+//	words := streams.FlatMapValues(lines, func(_, line string) []string {
+//		return strings.Fields(strings.ToLower(line))
+//	})
+//	streams.GroupBy(words, func(_, w string) string { return w }, nil).
+//		Count(streams.As("counts")).
+//		ToStream().
+//		To("streams-wordcount-output")
+//	topo, err := b.Build()
+//	if err != nil {
+//		return err
+//	}
+//	fmt.Print(topo.Describe())
+//	app, err := streams.New(topo, streams.Config{
+//		ApplicationID: "streams-wordcount",
+//		Brokers:       []string{"localhost:9092"},
+//		StateDir:      "/var/lib/wordcount",
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	return app.Run(ctx) // until ctx ends, then a clean close
+//
+// Windows, joins, global tables and exactly-once processing are not built yet.
+package streams

@@ -93,6 +93,9 @@ func (w *worker) handle(m wmsg) {
 	ctx := w.a.ctx
 	switch m.kind {
 	case msgInit:
+		if ctx.Err() != nil {
+			return // shutting down: the task is never opened
+		}
 		if err := m.tk.init(ctx); err != nil {
 			w.a.fail(err)
 			_, _ = m.tk.close(context.Background(), false)

@@ -161,16 +161,23 @@ func connectorDef(reg *Registry, typ PluginType) *ConfigDef {
 		Define(ConfigKey{Name: TasksMaxConfig, Type: ConfigInt, Default: "1", Importance: High, Group: commonGroup, OrderInGroup: 3, Width: "SHORT", DisplayName: "Tasks max", Validator: AtLeast(1), Doc: "Maximum number of tasks to use for this connector."}).
 		Define(ConfigKey{Name: KeyConverterConfig, Type: ConfigClass, Importance: Low, Group: commonGroup, OrderInGroup: 4, Width: "SHORT", DisplayName: "Key converter class", Validator: converterValidator(reg), Doc: "Converter for keys; overrides the worker's."}).
 		Define(ConfigKey{Name: ValueConverterConfig, Type: ConfigClass, Importance: Low, Group: commonGroup, OrderInGroup: 5, Width: "SHORT", DisplayName: "Value converter class", Validator: converterValidator(reg), Doc: "Converter for values; overrides the worker's."}).
-		Define(ConfigKey{Name: TransformsConfig, Type: ConfigList, Importance: Low, Group: transformsGroup, OrderInGroup: 1, Width: "LONG", DisplayName: "Transforms", Validator: func(v string) error {
-			if len(SplitList(v)) > 0 {
-				return fmt.Errorf("transforms are not supported yet")
-			}
-			return nil
-		}, Doc: "Aliases for the transformations to apply to records (not supported yet)."}).
+		Define(ConfigKey{Name: TransformsConfig, Type: ConfigList, Importance: Low, Group: transformsGroup, OrderInGroup: 1, Width: "LONG", DisplayName: "Transforms", Validator: uniqueAliases, Doc: "Aliases for the transformations to apply to records, in order."}).
+		Define(ConfigKey{Name: PredicatesConfig, Type: ConfigList, Importance: Low, Group: predicatesGroup, OrderInGroup: 1, Width: "LONG", DisplayName: "Predicates", Validator: uniqueAliases, Doc: "Aliases for the predicates used by transformations."}).
 		Define(ConfigKey{Name: ErrorsToleranceConfig, Type: ConfigString, Default: "none", Importance: Medium, Group: errorGroup, OrderInGroup: 1, Width: "SHORT", DisplayName: "Error tolerance", Validator: OneOf("none", "all"), Recommended: []string{"none", "all"}, Doc: "none fails the task on a record that cannot be converted; all skips it."})
 	if typ == PluginSink {
 		d.Define(ConfigKey{Name: TopicsConfig, Type: ConfigList, Importance: High, Group: commonGroup, OrderInGroup: 6, Width: "LONG", DisplayName: "Topics", Doc: "Topics to consume (or topics.regex)."}).
 			Define(ConfigKey{Name: TopicsRegexConfig, Type: ConfigString, Importance: High, Group: commonGroup, OrderInGroup: 7, Width: "LONG", DisplayName: "Topics regex", Doc: "Regular expression of the topics to consume (or topics)."})
 	}
 	return d
+}
+
+func uniqueAliases(v string) error {
+	seen := map[string]bool{}
+	for _, a := range SplitList(v) {
+		if seen[a] {
+			return fmt.Errorf("Duplicate alias provided.")
+		}
+		seen[a] = true
+	}
+	return nil
 }

@@ -48,6 +48,9 @@ type plugin struct {
 	info         PluginInfo
 	newConnector func() Connector
 	newConverter func() Converter
+
+	newTransformation func() Transformation
+	newPredicate      func() Predicate
 }
 
 // Registry holds the plugins a worker can instantiate, by class name and by

@@ -28,6 +28,7 @@ type sinkWork struct {
 	keyConv     Converter
 	valConv     Converter
 	tolerateAll bool
+	chain       transformChain
 
 	client *kgo.Client
 
@@ -250,7 +251,14 @@ func (w *sinkWork) convert(kr *kgo.Record) (*SinkRecord, error) {
 	for _, hd := range kr.Headers {
 		sr.Headers = append(sr.Headers, Header{Key: hd.Key, Value: hd.Value})
 	}
-	return sr, nil
+	if len(w.chain) == 0 {
+		return sr, nil
+	}
+	r, err := w.chain.apply(sinkToRecord(sr))
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return recordToSink(sr, r), nil
 }
 
 // flushAndCommitLocked flushes the task and commits the offsets consumed

@@ -24,6 +24,7 @@ type sourceWork struct {
 	keyConv     Converter
 	valConv     Converter
 	tolerateAll bool
+	chain       transformChain
 
 	client    *kgo.Client
 	committer SourceTaskCommitter
@@ -186,37 +187,41 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 }
 
 // send converts one record and hands it to the producer.
-func (w *sourceWork) send(rec *SourceRecord) error {
-	key, err := w.keyConv.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
-	if err == nil {
-		var val []byte
-		val, err = w.valConv.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
+func (w *sourceWork) send(orig *SourceRecord) error {
+	rec, err := w.transform(orig)
+	if err == nil && rec != nil {
+		var key []byte
+		key, err = w.keyConv.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
 		if err == nil {
-			kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
-			for _, hd := range rec.Headers {
-				kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: hd.Key, Value: hd.Value})
-			}
-			if rec.Partition != nil {
-				kr.Partition = *rec.Partition
-				kr.Context = context.WithValue(context.Background(), manualPartition{}, true)
-			}
-			if !w.topics[rec.Topic] {
-				w.topics[rec.Topic] = true
-				_ = w.h.statuses.AddTopic(w.id.Connector, rec.Topic)
-			}
-			cb := w.onProduced
-			if w.committer != nil {
-				cb = func(kr *kgo.Record, err error) {
-					w.onProduced(kr, err)
-					if err == nil {
-						md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
-						if cerr := w.committer.CommitRecord(rec, md); cerr != nil {
-							w.h.log.Warn("commitRecord failed", "connector", w.id.Connector, "err", cerr)
+			var val []byte
+			val, err = w.valConv.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
+			if err == nil {
+				kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
+				for _, hd := range rec.Headers {
+					kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: hd.Key, Value: hd.Value})
+				}
+				if rec.Partition != nil {
+					kr.Partition = *rec.Partition
+					kr.Context = context.WithValue(context.Background(), manualPartition{}, true)
+				}
+				if !w.topics[rec.Topic] {
+					w.topics[rec.Topic] = true
+					_ = w.h.statuses.AddTopic(w.id.Connector, rec.Topic)
+				}
+				cb := w.onProduced
+				if w.committer != nil {
+					cb = func(kr *kgo.Record, err error) {
+						w.onProduced(kr, err)
+						if err == nil {
+							md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+							if cerr := w.committer.CommitRecord(orig, md); cerr != nil {
+								w.h.log.Warn("commitRecord failed", "connector", w.id.Connector, "err", cerr)
+							}
 						}
 					}
 				}
+				w.client.Produce(context.Background(), kr, cb)
 			}
-			w.client.Produce(context.Background(), kr, cb)
 		}
 	}
 	if err != nil {
@@ -225,18 +230,31 @@ func (w *sourceWork) send(rec *SourceRecord) error {
 		}
 		w.h.log.Warn("skipping record that cannot be converted", "connector", w.id.Connector, "err", err)
 	}
-	if rec.SourcePartition != nil && rec.SourceOffset != nil {
+	if orig.SourcePartition != nil && orig.SourceOffset != nil {
 		k := w.lastKey
-		if w.lastPart == nil || !shallowEqual(w.lastPart, rec.SourcePartition) {
-			k, err = OffsetKey(w.id.Connector, rec.SourcePartition)
+		if w.lastPart == nil || !shallowEqual(w.lastPart, orig.SourcePartition) {
+			k, err = OffsetKey(w.id.Connector, orig.SourcePartition)
 			if err != nil {
 				return err
 			}
-			w.lastPart, w.lastKey = rec.SourcePartition, k
+			w.lastPart, w.lastKey = orig.SourcePartition, k
 		}
-		w.pending[k] = rec.SourceOffset
+		w.pending[k] = orig.SourceOffset
 	}
 	return nil
+}
+
+// transform runs the transformation chain; nil means the record was
+// dropped.
+func (w *sourceWork) transform(orig *SourceRecord) (*SourceRecord, error) {
+	if len(w.chain) == 0 {
+		return orig, nil
+	}
+	r, err := w.chain.apply(sourceToRecord(orig))
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return recordToSource(orig, r), nil
 }
 
 func (w *sourceWork) onProduced(_ *kgo.Record, err error) {

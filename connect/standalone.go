@@ -390,7 +390,7 @@ func (h *Standalone) ValidateConfig(_ context.Context, config map[string]string)
 	if err != nil {
 		return ConfigInfos{}, fmt.Errorf("connect: %w", err)
 	}
-	def := connectorDef(h.reg, p.Type).Merge(conn.Config())
+	def := connectorDef(h.reg, p.Type).Merge(conn.Config()).Merge(transformsDef(h.reg, config))
 	vals := def.Validate(config)
 	if p.Type == PluginSink {
 		validateSinkTopics(config, vals)

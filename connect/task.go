@@ -41,13 +41,17 @@ func (h *Standalone) newTaskRunner(rt *connRuntime, id TaskID, connCfg, taskCfg 
 	if err != nil {
 		return nil, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, err)
 	}
+	chain, err := buildTransformChain(h.reg, connCfg)
+	if err != nil {
+		return nil, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, err)
+	}
 	r := &taskRunner{h: h, id: id, done: make(chan struct{})}
 	tolerateAll := strings.EqualFold(strings.TrimSpace(connCfg[ErrorsToleranceConfig]), "all")
 	switch c := rt.conn.(type) {
 	case SourceConnector:
-		r.work = &sourceWork{h: h, id: id, task: c.NewTask(), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, tolerateAll: tolerateAll}
+		r.work = &sourceWork{h: h, id: id, task: c.NewTask(), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, tolerateAll: tolerateAll, chain: chain}
 	case SinkConnector:
-		r.work = &sinkWork{h: h, id: id, task: c.NewTask(), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, tolerateAll: tolerateAll}
+		r.work = &sinkWork{h: h, id: id, task: c.NewTask(), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, tolerateAll: tolerateAll, chain: chain}
 	default:
 		return nil, fmt.Errorf("task %s-%d: connector is neither source nor sink", id.Connector, id.Task)
 	}

@@ -15,6 +15,7 @@ import (
 	_ "github.com/gregorhq/gregor/connect/connectors/file"    // registers FileStreamSource/Sink
 	_ "github.com/gregorhq/gregor/connect/converters"         // registers the converters
 	"github.com/gregorhq/gregor/connect/rest"
+	_ "github.com/gregorhq/gregor/connect/transforms" // registers the transformations
 )
 
 func newConnectCommand() *cobra.Command {

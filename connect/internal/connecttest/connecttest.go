@@ -14,6 +14,7 @@ import (
 	_ "github.com/gregorhq/gregor/connect/connectors/datagen" // registers Datagen
 	_ "github.com/gregorhq/gregor/connect/connectors/file"    // registers FileStream*
 	_ "github.com/gregorhq/gregor/connect/converters"         // registers converters
+	_ "github.com/gregorhq/gregor/connect/transforms"         // registers transformations
 )
 
 // Worker starts a standalone herder on brokers with fast offset flushes

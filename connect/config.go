@@ -163,12 +163,12 @@ func connectorDef(reg *Registry, typ PluginType) *ConfigDef {
 		Define(ConfigKey{Name: ValueConverterConfig, Type: ConfigClass, Importance: Low, Group: commonGroup, OrderInGroup: 5, Width: "SHORT", DisplayName: "Value converter class", Validator: converterValidator(reg), Doc: "Converter for values; overrides the worker's."}).
 		Define(ConfigKey{Name: TransformsConfig, Type: ConfigList, Importance: Low, Group: transformsGroup, OrderInGroup: 1, Width: "LONG", DisplayName: "Transforms", Validator: uniqueAliases, Doc: "Aliases for the transformations to apply to records, in order."}).
 		Define(ConfigKey{Name: PredicatesConfig, Type: ConfigList, Importance: Low, Group: predicatesGroup, OrderInGroup: 1, Width: "LONG", DisplayName: "Predicates", Validator: uniqueAliases, Doc: "Aliases for the predicates used by transformations."}).
-		Define(ConfigKey{Name: ErrorsToleranceConfig, Type: ConfigString, Default: "none", Importance: Medium, Group: errorGroup, OrderInGroup: 1, Width: "SHORT", DisplayName: "Error tolerance", Validator: OneOf("none", "all"), Recommended: []string{"none", "all"}, Doc: "none fails the task on a record that cannot be converted; all skips it."})
+		Define(ConfigKey{Name: ErrorsToleranceConfig, Type: ConfigString, Default: "none", Importance: Medium, Group: errorGroup, OrderInGroup: 1, Width: "SHORT", DisplayName: "Error tolerance", Validator: OneOf("none", "all"), Recommended: []string{"none", "all"}, Doc: "Behavior for tolerating errors during connector operation. 'none' is the default value and signals that any error will result in an immediate connector task failure; 'all' changes the behavior to skip over problematic records."})
 	if typ == PluginSink {
 		d.Define(ConfigKey{Name: TopicsConfig, Type: ConfigList, Importance: High, Group: commonGroup, OrderInGroup: 6, Width: "LONG", DisplayName: "Topics", Doc: "Topics to consume (or topics.regex)."}).
 			Define(ConfigKey{Name: TopicsRegexConfig, Type: ConfigString, Importance: High, Group: commonGroup, OrderInGroup: 7, Width: "LONG", DisplayName: "Topics regex", Doc: "Regular expression of the topics to consume (or topics)."})
 	}
-	return d
+	return d.Merge(errorsDef(typ))
 }
 
 func uniqueAliases(v string) error {

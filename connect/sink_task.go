@@ -20,15 +20,17 @@ import (
 // offsets are committed. Polls and rebalance callbacks exclude each other
 // (BlockRebalanceOnPoll), and mu serializes every call into the task.
 type sinkWork struct {
-	h           *Standalone
-	id          TaskID
-	task        SinkTask
-	connCfg     map[string]string
-	taskCfg     map[string]string
-	keyConv     Converter
-	valConv     Converter
-	tolerateAll bool
-	chain       transformChain
+	h        *Standalone
+	id       TaskID
+	task     SinkTask
+	connCfg  map[string]string
+	taskCfg  map[string]string
+	keyConv  Converter
+	valConv  Converter
+	keyClass string
+	valClass string
+	eh       *errorHandler
+	chain    transformChain
 
 	client *kgo.Client
 
@@ -96,6 +98,7 @@ func (w *sinkWork) run(ctx context.Context, r *taskRunner) error {
 		_ = safeCall(w.task.Stop)
 		return fmt.Errorf("consumer: %w", err)
 	}
+	w.eh.producer = w.client
 	r.running()
 	runErr := w.loop(ctx, r)
 	w.mu.Lock()
@@ -177,14 +180,10 @@ func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
 		if convErr != nil {
 			return
 		}
-		sr, err := w.convert(kr)
+		sr, err := w.convert(ctx, kr)
 		if err != nil {
-			if !w.tolerateAll {
-				convErr = fmt.Errorf("convert record %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
-				return
-			}
-			w.h.log.Warn("skipping record that cannot be converted", "connector", w.id.Connector, "err", err)
-			sr = nil
+			convErr = fmt.Errorf("record %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
+			return
 		}
 		if sr != nil {
 			batch = append(batch, sr)
@@ -237,25 +236,43 @@ func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
 	return nil
 }
 
-func (w *sinkWork) convert(kr *kgo.Record) (*SinkRecord, error) {
-	ks, k, err := w.keyConv.ToConnectData(kr.Topic, kr.Key)
-	if err != nil {
-		return nil, fmt.Errorf("key: %w", err)
+// convert runs the converters and transformations over one consumed
+// record under the connector's error handling; nil means skip it (it
+// failed and is tolerated, or a transformation dropped it).
+func (w *sinkWork) convert(ctx context.Context, kr *kgo.Record) (*SinkRecord, error) {
+	what := func() string {
+		return fmt.Sprintf("ConsumerRecord{topic=%s, partition=%d, offset=%d, key=%q, value=%q}", kr.Topic, kr.Partition, kr.Offset, kr.Key, kr.Value)
 	}
-	vs, v, err := w.valConv.ToConnectData(kr.Topic, kr.Value)
-	if err != nil {
-		return nil, fmt.Errorf("value: %w", err)
+	sr := &SinkRecord{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+	ok, err := w.eh.execute(ctx, StageKeyConverter, w.keyClass, kr, what, func() error {
+		var e error
+		sr.KeySchema, sr.Key, e = w.keyConv.ToConnectData(kr.Topic, kr.Key)
+		return e
+	})
+	if !ok {
+		return nil, err
 	}
-	sr := &SinkRecord{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, KeySchema: ks, Key: k,
-		ValueSchema: vs, Value: v, Timestamp: kr.Timestamp}
+	ok, err = w.eh.execute(ctx, StageValueConverter, w.valClass, kr, what, func() error {
+		var e error
+		sr.ValueSchema, sr.Value, e = w.valConv.ToConnectData(kr.Topic, kr.Value)
+		return e
+	})
+	if !ok {
+		return nil, err
+	}
 	for _, hd := range kr.Headers {
 		sr.Headers = append(sr.Headers, Header{Key: hd.Key, Value: hd.Value})
 	}
 	if len(w.chain) == 0 {
 		return sr, nil
 	}
-	r, err := w.chain.apply(sinkToRecord(sr))
-	if err != nil || r == nil {
+	var r *Record
+	ok, err = w.eh.execute(ctx, StageTransformation, "", kr, what, func() error {
+		var e error
+		r, e = w.chain.apply(sinkToRecord(sr))
+		return e
+	})
+	if !ok || r == nil {
 		return nil, err
 	}
 	return recordToSink(sr, r), nil

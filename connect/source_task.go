@@ -17,14 +17,16 @@ import (
 // every polled record acknowledged, then store the offsets. Offsets are
 // therefore never ahead of what Kafka has.
 type sourceWork struct {
-	h           *Standalone
-	id          TaskID
-	task        SourceTask
-	taskCfg     map[string]string
-	keyConv     Converter
-	valConv     Converter
-	tolerateAll bool
-	chain       transformChain
+	h        *Standalone
+	id       TaskID
+	task     SourceTask
+	taskCfg  map[string]string
+	keyConv  Converter
+	valConv  Converter
+	keyClass string
+	valClass string
+	eh       *errorHandler
+	chain    transformChain
 
 	client    *kgo.Client
 	committer SourceTaskCommitter
@@ -169,7 +171,7 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 		}
 		retries = 0
 		for _, rec := range recs {
-			if err := w.send(rec); err != nil {
+			if err := w.send(ctx, rec); err != nil {
 				return err
 			}
 		}
@@ -186,50 +188,87 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 	return nil
 }
 
-// send converts one record and hands it to the producer.
-func (w *sourceWork) send(orig *SourceRecord) error {
-	rec, err := w.transform(orig)
-	if err == nil && rec != nil {
-		var key []byte
-		key, err = w.keyConv.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
-		if err == nil {
-			var val []byte
-			val, err = w.valConv.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
+// send transforms and converts one record and hands it to the producer;
+// a record that fails and is tolerated (errors.tolerance=all) is skipped,
+// but its source offset still counts as processed.
+func (w *sourceWork) send(ctx context.Context, orig *SourceRecord) error {
+	kr, err := w.prepare(ctx, orig)
+	if err != nil {
+		return err
+	}
+	if kr != nil {
+		w.produce(orig, kr)
+	}
+	return w.trackOffset(orig)
+}
+
+// prepare runs the transformations and converters; nil means skip.
+func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Record, error) {
+	what := func() string {
+		return fmt.Sprintf("SourceRecord{topic=%s, partition=%v, offset=%v, key=%v, value=%v}", orig.Topic, orig.SourcePartition, orig.SourceOffset, orig.Key, orig.Value)
+	}
+	rec := orig
+	if len(w.chain) > 0 {
+		ok, err := w.eh.execute(ctx, StageTransformation, "", nil, what, func() error {
+			var e error
+			rec, e = w.transform(orig)
+			return e
+		})
+		if !ok || rec == nil {
+			return nil, err
+		}
+	}
+	var key, val []byte
+	ok, err := w.eh.execute(ctx, StageKeyConverter, w.keyClass, nil, what, func() error {
+		var e error
+		key, e = w.keyConv.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
+		return e
+	})
+	if !ok {
+		return nil, err
+	}
+	ok, err = w.eh.execute(ctx, StageValueConverter, w.valClass, nil, what, func() error {
+		var e error
+		val, e = w.valConv.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
+		return e
+	})
+	if !ok {
+		return nil, err
+	}
+	kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
+	for _, hd := range rec.Headers {
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: hd.Key, Value: hd.Value})
+	}
+	if rec.Partition != nil {
+		kr.Partition = *rec.Partition
+		kr.Context = context.WithValue(context.Background(), manualPartition{}, true)
+	}
+	return kr, nil
+}
+
+func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
+	if !w.topics[kr.Topic] {
+		w.topics[kr.Topic] = true
+		_ = w.h.statuses.AddTopic(w.id.Connector, kr.Topic)
+	}
+	cb := w.onProduced
+	if w.committer != nil {
+		cb = func(kr *kgo.Record, err error) {
+			w.onProduced(kr, err)
 			if err == nil {
-				kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
-				for _, hd := range rec.Headers {
-					kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: hd.Key, Value: hd.Value})
+				md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+				if cerr := w.committer.CommitRecord(orig, md); cerr != nil {
+					w.h.log.Warn("commitRecord failed", "connector", w.id.Connector, "err", cerr)
 				}
-				if rec.Partition != nil {
-					kr.Partition = *rec.Partition
-					kr.Context = context.WithValue(context.Background(), manualPartition{}, true)
-				}
-				if !w.topics[rec.Topic] {
-					w.topics[rec.Topic] = true
-					_ = w.h.statuses.AddTopic(w.id.Connector, rec.Topic)
-				}
-				cb := w.onProduced
-				if w.committer != nil {
-					cb = func(kr *kgo.Record, err error) {
-						w.onProduced(kr, err)
-						if err == nil {
-							md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
-							if cerr := w.committer.CommitRecord(orig, md); cerr != nil {
-								w.h.log.Warn("commitRecord failed", "connector", w.id.Connector, "err", cerr)
-							}
-						}
-					}
-				}
-				w.client.Produce(context.Background(), kr, cb)
 			}
 		}
 	}
-	if err != nil {
-		if !w.tolerateAll {
-			return fmt.Errorf("convert record for topic %s: %w", rec.Topic, err)
-		}
-		w.h.log.Warn("skipping record that cannot be converted", "connector", w.id.Connector, "err", err)
-	}
+	w.client.Produce(context.Background(), kr, cb)
+}
+
+// trackOffset remembers the record's source offset for the next commit.
+func (w *sourceWork) trackOffset(orig *SourceRecord) error {
+	var err error
 	if orig.SourcePartition != nil && orig.SourceOffset != nil {
 		k := w.lastKey
 		if w.lastPart == nil || !shallowEqual(w.lastPart, orig.SourcePartition) {

@@ -434,4 +434,11 @@ func validateSinkTopics(config map[string]string, vals []ConfigValue) {
 			addErr(TopicsRegexConfig, fmt.Sprintf("Invalid value %s for configuration topics.regex: %v", re, err))
 		}
 	}
+	if dlq := strings.TrimSpace(config[DLQTopicNameConfig]); dlq != "" {
+		if slices.Contains(topics, dlq) {
+			addErr(DLQTopicNameConfig, fmt.Sprintf("The DLQ topic '%s' may not be included in the list of topics ('%s=%s') consumed by the connector", dlq, TopicsConfig, config[TopicsConfig]))
+		} else if rx, err := regexp.Compile("^(?:" + re + ")$"); re != "" && err == nil && rx.MatchString(dlq) {
+			addErr(DLQTopicNameConfig, fmt.Sprintf("The DLQ topic '%s' may not be included in the regex matching the topics ('%s=%s') consumed by the connector", dlq, TopicsRegexConfig, re))
+		}
+	}
 }

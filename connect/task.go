@@ -46,16 +46,30 @@ func (h *Standalone) newTaskRunner(rt *connRuntime, id TaskID, connCfg, taskCfg 
 		return nil, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, err)
 	}
 	r := &taskRunner{h: h, id: id, done: make(chan struct{})}
-	tolerateAll := strings.EqualFold(strings.TrimSpace(connCfg[ErrorsToleranceConfig]), "all")
+	eh := newErrorHandler(h, id, connCfg)
+	kClass, vClass := h.converterClass(connCfg, KeyConverterConfig, h.cfg.KeyConverter), h.converterClass(connCfg, ValueConverterConfig, h.cfg.ValueConverter)
 	switch c := rt.conn.(type) {
 	case SourceConnector:
-		r.work = &sourceWork{h: h, id: id, task: c.NewTask(), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, tolerateAll: tolerateAll, chain: chain}
+		r.work = &sourceWork{h: h, id: id, task: c.NewTask(), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, keyClass: kClass, valClass: vClass, eh: eh, chain: chain}
 	case SinkConnector:
-		r.work = &sinkWork{h: h, id: id, task: c.NewTask(), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, tolerateAll: tolerateAll, chain: chain}
+		r.work = &sinkWork{h: h, id: id, task: c.NewTask(), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, keyClass: kClass, valClass: vClass, eh: eh, chain: chain}
 	default:
 		return nil, fmt.Errorf("task %s-%d: connector is neither source nor sink", id.Connector, id.Task)
 	}
 	return r, nil
+}
+
+// converterClass returns the full class name of the converter a connector
+// uses for keys or values.
+func (h *Standalone) converterClass(connCfg map[string]string, prefix, workerClass string) string {
+	class := strings.TrimSpace(connCfg[prefix])
+	if class == "" {
+		class = workerClass
+	}
+	if p, err := h.reg.Lookup(class); err == nil {
+		return p.Class
+	}
+	return class
 }
 
 // converters builds a task's key and value converters: the connector's

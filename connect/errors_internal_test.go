@@ -1,0 +1,56 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestErrorHandlerRetry(t *testing.T) {
+	boom := fmt.Errorf("db down: %w", ErrRetriable)
+	cases := []struct {
+		name      string
+		timeout   time.Duration
+		failures  int
+		permanent bool
+		wantCalls int
+		wantErr   bool
+	}{
+		{"no retries by default", 0, 5, false, 1, true},
+		{"retries until success", time.Minute, 2, false, 3, false},
+		{"forever", -1, 3, false, 4, false},
+		{"permanent errors are not retried", time.Minute, 5, true, 1, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := &errorHandler{retryTimeout: c.timeout, maxDelay: time.Millisecond}
+			calls := 0
+			err := e.retry(context.Background(), func() error {
+				calls++
+				if calls <= c.failures {
+					if c.permanent {
+						return errors.New("bad")
+					}
+					return boom
+				}
+				return nil
+			})
+			if calls != c.wantCalls || (err != nil) != c.wantErr {
+				t.Fatalf("calls=%d err=%v", calls, err)
+			}
+		})
+	}
+}
+
+func TestErrorTrace(t *testing.T) {
+	err := fmt.Errorf("outer: %w", &TransformError{Alias: "a", Class: "X", Err: errors.New("inner")})
+	if got := errorClass(err); got != "*errors.errorString" {
+		t.Fatal(got)
+	}
+	if tr := errorTrace(err); strings.Count(tr, "Caused by:") != 2 {
+		t.Fatal(tr)
+	}
+}

@@ -3,6 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1x
+CLEANBENCH_MB ?= 200
 
 .PHONY: build test test-unit test-integration bench fuzz lint conformance clean
 
@@ -25,6 +26,10 @@ bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores v
 	GREGOR_BENCH_RESTORE_RECORDS=1000000 $(GO) test -run '^$$' -bench RestoreFromBroker -benchtime 1x ./state/kafkachangelog
 	@echo "== broker: gregor (os, durable) vs kfake, one run"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/benchcompare
+	@echo "== consumer groups: gregor vs kfake (join, leave, OffsetCommit rate)"
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/groupbench
+	@echo "== log cleaner: MB/s on a dirty log, produce while cleaning vs idle"
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/cleanbench -dirty-mb $(CLEANBENCH_MB)
 	@echo "== transactions: transactional vs idempotent produce"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/txnbench
 	@echo "== streams: wordcount vs goka vs a bare franz-go counter"

@@ -66,21 +66,22 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 			p.removeWaiter(waiter)
 		}
 	}()
+	satisfied := func(total int, ready bool) bool {
+		return ready || total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || !time.Now().Before(deadline)
+	}
+	resp, total, ready := b.fetchOnce(r, req, plan)
+	if satisfied(total, ready) {
+		return resp, nil
+	}
+	waiter = make(chan struct{}, 1)
+	parts = b.fetchPartitions(r, plan.items)
+	timer = time.NewTimer(time.Until(deadline))
 	for {
-		resp, total, ready := b.fetchOnce(r, req, plan)
-		if ready || total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || !time.Now().Before(deadline) {
-			return resp, nil
-		}
-		if waiter == nil {
-			waiter = make(chan struct{}, 1)
-			parts = b.fetchPartitions(r, plan.items)
-			timer = time.NewTimer(time.Until(deadline))
-		}
+		// Register before reading, so an append between the read and the
+		// wait is not missed; a wake-up unregisters, so register again.
 		for _, p := range parts {
 			p.addWaiter(waiter)
 		}
-		// Re-check after registering, so an append between the read and
-		// the registration is not missed.
 		resp, total, ready = b.fetchOnce(r, req, plan)
 		if ready || total >= int(req.MinBytes) {
 			return resp, nil

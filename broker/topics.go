@@ -296,7 +296,7 @@ func (b *Broker) createTopic(spec topicSpec, validateOnly bool) (meta.Topic, *ke
 	}
 	if spec.replicationFactor != -1 && spec.replicationFactor != 1 {
 		if spec.replicationFactor <= 0 {
-			return meta.Topic{}, kerr.InvalidReplicationFactor, fmt.Sprintf("Replication factor must be larger than 0, or -1 to use the default value.")
+			return meta.Topic{}, kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."
 		}
 		return meta.Topic{}, kerr.InvalidReplicationFactor, fmt.Sprintf("Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only 1 broker(s) are registered.", spec.replicationFactor, spec.replicationFactor)
 	}

@@ -13,27 +13,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gregorhq/gregor/examples/wordcount/wordcount"
 	"github.com/gregorhq/gregor/streams"
 )
-
-var nonWord = regexp.MustCompile(`\W+`)
-
-// topology builds the word count.
-func topology() (*streams.Topology, error) {
-	b := streams.NewBuilder()
-	lines := streams.StreamFrom[string, string](b, "streams-plaintext-input", nil, nil)
-	words := streams.FlatMapValues(lines, func(_ string, line string) []string {
-		return nonWord.Split(strings.ToLower(line), -1)
-	}).Filter(func(_ string, w string) bool { return w != "" })
-	counts := streams.GroupBy(words, func(_ string, w string) string { return w }, nil).Count(streams.As("counts"))
-	counts.ToStream().To("streams-wordcount-output")
-	return b.Build()
-}
 
 func main() {
 	brokers := flag.String("brokers", "localhost:9092", "comma-separated bootstrap brokers")
@@ -49,7 +35,7 @@ func main() {
 }
 
 func run(brokers, stateDir string, threads int, commit time.Duration, describe bool) error {
-	topo, err := topology()
+	topo, err := wordcount.Topology(wordcount.InputTopic, wordcount.OutputTopic)
 	if err != nil {
 		return err
 	}
@@ -58,7 +44,7 @@ func run(brokers, stateDir string, threads int, commit time.Duration, describe b
 		return nil
 	}
 	app, err := streams.New(topo, streams.Config{
-		ApplicationID: "streams-wordcount", Brokers: strings.Split(brokers, ","), StateDir: stateDir,
+		ApplicationID: wordcount.ApplicationID, Brokers: strings.Split(brokers, ","), StateDir: stateDir,
 		NumStreamThreads: threads, CommitInterval: commit, Logger: slog.Default(),
 	})
 	if err != nil {

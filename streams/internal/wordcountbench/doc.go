@@ -7,7 +7,12 @@
 //
 //	go test -run '^$' -bench WordCount -benchtime 1x ./streams/internal/wordcountbench/
 //
-// GREGOR_BENCH_WC_LINES sets the number of input lines (default 200,000, about 900,000
-// words); GREGOR_BENCH_WC_THREADS, GREGOR_BENCH_WC_COMMIT and GREGOR_BENCH_WC_LINGER set
-// the streams application's threads (2), commit interval (100ms) and producer linger.
+// All three split lines with the same splitter (wordcount.Words). Each runs
+// GREGOR_BENCH_WC_ROUNDS rounds (default 3) from scratch and the table shows the best,
+// to damp the noise of a shared machine; GREGOR_BENCH_WC_ONLY (a comma-separated list of
+// franz-go-bare, gregor-streams, goka) runs only those, e.g. for profiling with
+// -cpuprofile. GREGOR_BENCH_WC_LINES sets the number of input lines (default 200,000,
+// about 900,000 words); GREGOR_BENCH_WC_THREADS, GREGOR_BENCH_WC_COMMIT and
+// GREGOR_BENCH_WC_LINGER set the streams application's threads (2), commit interval
+// (100ms) and producer linger.
 package wordcountbench

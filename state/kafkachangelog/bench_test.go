@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregorhq/gregor/broker/brokertest"
 	"github.com/gregorhq/gregor/state"
 	"github.com/gregorhq/gregor/state/kafkachangelog"
 	"github.com/gregorhq/gregor/state/leveldb"
@@ -18,15 +19,18 @@ import (
 
 // BenchmarkRestoreFromBroker restores a changelog of GREGOR_BENCH_RESTORE_RECORDS records
 // (default 200,000; `make bench` uses 1,000,000) of 16-byte keys and 100-byte values from
-// an in-process broker (kfake) into fresh stores.
+// an in-process Gregor broker (broker/brokertest) into fresh stores. The broker shares the
+// process, so its CPU time counts too; integration/cmd/restorebench runs the broker as its
+// own process and puts goka's table recovery next to these figures.
 func BenchmarkRestoreFromBroker(b *testing.B) {
 	n := 200_000
 	if v, err := strconv.Atoi(os.Getenv("GREGOR_BENCH_RESTORE_RECORDS")); err == nil && v > 0 {
 		n = v
 	}
 	ctx := context.Background()
-	c := cluster(b)
-	cl := client(b, c, kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(100_000))
+	br := brokertest.Start(b)
+	cl := gregorClient(b, br.Addr(), kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(100_000),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	topic := state.ChangelogTopic("bench", "s")
 	if err := kafkachangelog.CreateTopic(ctx, kadm.NewClient(cl), topic, 1, false, 0); err != nil {
 		b.Fatal(err)

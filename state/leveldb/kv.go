@@ -16,10 +16,15 @@ import (
 )
 
 // Options tunes the leveldb databases. The zero value (or nil) uses goleveldb's defaults
-// with a 16 MiB write buffer and no compression.
+// with Kafka Streams' RocksDB settings where they apply: a 16 MiB write buffer, 16 KiB
+// table blocks, and no compression.
 type Options struct {
 	// WriteBuffer is the memtable size in bytes; 0 means 16 MiB.
 	WriteBuffer int
+	// BlockSize is the uncompressed size of a table block in bytes; 0 means 16 KiB
+	// (goleveldb writes a table a block per system call, so small blocks make memtable
+	// flushes and compactions, restoration's background work, slower).
+	BlockSize int
 	// BlockCacheCapacity is the block cache size in bytes; 0 means goleveldb's 8 MiB.
 	BlockCacheCapacity int
 	// Compression turns on snappy compression of tables.
@@ -27,12 +32,15 @@ type Options struct {
 }
 
 func (o *Options) leveldb() *opt.Options {
-	lo := &opt.Options{WriteBuffer: 16 << 20, Compression: opt.NoCompression}
+	lo := &opt.Options{WriteBuffer: 16 << 20, BlockSize: 16 << 10, Compression: opt.NoCompression}
 	if o == nil {
 		return lo
 	}
 	if o.WriteBuffer > 0 {
 		lo.WriteBuffer = o.WriteBuffer
+	}
+	if o.BlockSize > 0 {
+		lo.BlockSize = o.BlockSize
 	}
 	lo.BlockCacheCapacity = o.BlockCacheCapacity
 	if o.Compression {

@@ -11,6 +11,7 @@ type node struct {
 	key, value []byte
 	prev       *node // level-0 predecessor; nil for the first node
 	next       []*node
+	inline     [2]*node // next's storage for the 15 in 16 nodes of level 1 or 2: one allocation
 }
 
 // skiplist is an ordered map of byte keys; it is not safe for concurrent use.
@@ -104,7 +105,12 @@ func (s *skiplist) set(key, value []byte) {
 		}
 		s.level = lvl
 	}
-	x := &node{key: bytes.Clone(key), value: value, next: make([]*node, lvl)}
+	x := &node{key: bytes.Clone(key), value: value}
+	if lvl <= len(x.inline) {
+		x.next = x.inline[:lvl]
+	} else {
+		x.next = make([]*node, lvl)
+	}
 	for i := 0; i < lvl; i++ {
 		x.next[i] = update[i].next[i]
 		update[i].next[i] = x

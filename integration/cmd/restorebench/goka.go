@@ -31,7 +31,8 @@ var gokaLogger = log.New(io.Discard, "", 0)
 // there. The view is then restarted on the same storage.
 func runGokaView(ctx context.Context, addr, dir string) (result, error) {
 	tmb := gokaSetup()
-	instance := func() (restore, ready time.Duration, err error) {
+	var r result
+	instance := func(measure bool) (restore, ready time.Duration, err error) {
 		start := time.Now()
 		v, err := goka.NewView([]string{addr}, goka.Table(gokaTable), new(codec.Bytes),
 			goka.WithViewStorageBuilder(storage.DefaultBuilder(dir)), goka.WithViewTopicManagerBuilder(tmb),
@@ -41,7 +42,7 @@ func runGokaView(ctx context.Context, addr, dir string) (result, error) {
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		rs := time.Now()
+		rs, cpu := time.Now(), startCPU()
 		go func() { done <- v.Run(rctx) }()
 		defer func() {
 			cancel()
@@ -56,19 +57,21 @@ func runGokaView(ctx context.Context, addr, dir string) (result, error) {
 			return 0, 0, fmt.Errorf("goka view stopped before recovering: %w", err)
 		}
 		restore = time.Since(rs)
+		if measure {
+			r.cpu, r.brokerCPU = cpu.stop()
+		}
 		if val, err := v.Get(string(key(*records - 1))); err != nil || val == nil {
 			return 0, 0, fmt.Errorf("goka view: last key after recovery: %v, %w", val, err)
 		}
 		return restore, time.Since(start), nil
 	}
-	var r result
 	var err error
-	if r.restore, r.ready, err = instance(); err != nil {
+	if r.restore, r.ready, err = instance(true); err != nil {
 		return r, err
 	}
 	r.records = int64(*records)
 	r.bytes = r.records * int64(len(key(0))+*valueLen)
-	if _, r.restarted, err = instance(); err != nil {
+	if _, r.restarted, err = instance(false); err != nil {
 		return r, fmt.Errorf("restart: %w", err)
 	}
 	return r, nil
@@ -87,7 +90,8 @@ func runGokaProcessor(ctx context.Context, addr, dir string) (result, error) {
 			processed <- struct{}{}
 		}),
 		goka.Persist(new(codec.Bytes)))
-	instance := func() (restore, ready time.Duration, err error) {
+	var r result
+	instance := func(measure bool) (restore, ready time.Duration, err error) {
 		if err := produceInput(ctx, addr); err != nil {
 			return 0, 0, err
 		}
@@ -99,7 +103,7 @@ func runGokaProcessor(ctx context.Context, addr, dir string) (result, error) {
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		rs := time.Now()
+		rs, cpu := time.Now(), startCPU()
 		go func() { done <- p.Run(rctx) }()
 		defer func() {
 			cancel()
@@ -114,6 +118,9 @@ func runGokaProcessor(ctx context.Context, addr, dir string) (result, error) {
 			case <-tick.C:
 				if p.Recovered() {
 					restore = time.Since(rs)
+					if measure {
+						r.cpu, r.brokerCPU = cpu.stop()
+					}
 				}
 			case err := <-done:
 				done <- err
@@ -128,14 +135,13 @@ func runGokaProcessor(ctx context.Context, addr, dir string) (result, error) {
 		}
 		return restore, time.Since(start), nil
 	}
-	var r result
 	var err error
-	if r.restore, r.ready, err = instance(); err != nil {
+	if r.restore, r.ready, err = instance(true); err != nil {
 		return r, err
 	}
 	r.records = int64(*records)
 	r.bytes = r.records * int64(len(key(0))+*valueLen)
-	if _, r.restarted, err = instance(); err != nil {
+	if _, r.restarted, err = instance(false); err != nil {
 		return r, fmt.Errorf("restart: %w", err)
 	}
 	return r, nil

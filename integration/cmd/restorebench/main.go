@@ -97,6 +97,8 @@ type result struct {
 	restore   time.Duration // start of restoration to restored
 	ready     time.Duration // start (new client) to ready: restored and one record processed
 	restarted time.Duration // restart from its own local state to ready; 0 if not measured
+	cpu       time.Duration // CPU time of this process during the restore
+	brokerCPU time.Duration // CPU time of the broker during the restore
 }
 
 func main() {
@@ -123,6 +125,7 @@ func main() {
 	}
 	atExit(func() { _ = p.Stop(10 * time.Second) })
 	addr := p.Addr()
+	brokerPid = p.Pid()
 
 	fmt.Printf("restorebench: %d records per changelog, %s, %d-byte values, broker %s\n", *records, keyDesc(), *valueLen, addr)
 	t0 := time.Now()

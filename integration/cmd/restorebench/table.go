@@ -18,7 +18,7 @@ func printTable(results []result) {
 	}
 	rate := func(r result) float64 { return float64(r.records) / r.restore.Seconds() }
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "contender\trecords\trestore\trecords/s\tMB/s\tvs goka\tready\tready-restore\trestart\t")
+	fmt.Fprintln(w, "contender\trecords\trestore\trecords/s\tMB/s\tvs goka\tcpu\tbroker cpu\tready\tready-restore\trestart\t")
 	for _, r := range results {
 		ratio := "-"
 		if goka != nil {
@@ -28,10 +28,12 @@ func printTable(results []result) {
 		if r.restarted > 0 {
 			restart = dur(r.restarted)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t\n", r.name, r.records, dur(r.restore), rate(r),
-			float64(r.bytes)/r.restore.Seconds()/1e6, ratio, dur(r.ready), dur(r.ready-r.restore), restart)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.records, dur(r.restore), rate(r),
+			float64(r.bytes)/r.restore.Seconds()/1e6, ratio, dur(r.cpu), dur(r.brokerCPU), dur(r.ready), dur(r.ready-r.restore), restart)
 	}
 	_ = w.Flush()
+	fmt.Println("cpu: CPU time of this process during the restore (goroutines, GC, leveldb compactions);")
+	fmt.Println("broker cpu: the broker process's. restart: ready again after a restart on the same state.")
 	fmt.Println("targets: restore records/s >= 5x goka view's; ready-restore < 3s")
 	if goka == nil {
 		return

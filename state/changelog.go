@@ -38,6 +38,11 @@ type ChangelogWriter interface {
 
 // ChangelogReader reads changelog partitions for restoration. Under exactly-once it must
 // read committed data only, and its end offset is then the last stable offset.
+//
+// Restore makes one call at a time, but calls Fetch from a goroutine of its own (to fetch
+// the next batch while the previous one is applied), so an implementation must not depend
+// on the calling goroutine, and the records a Fetch returns must stay valid while later
+// Fetch calls run (stores copy the keys and values they keep).
 type ChangelogReader interface {
 	// Offsets returns the partition's log start offset and end offset (the offset the next
 	// record will get, or the last stable offset when reading committed data).

@@ -30,4 +30,15 @@
 // consumer group connect-<name> only after the task flushed. A clean
 // shutdown does both, so a restarted worker resumes without duplicates or
 // gaps. connect/rest serves the Kafka Connect REST API over a Herder.
+//
+// Records pass through the connector's single message transformations
+// (transforms=..., predicates=...; the implementations live in
+// connect/transforms and register themselves like connectors) between the
+// task and the converters. A record that fails in a converter or a
+// transformation is retried for errors.retry.timeout when the failure
+// wraps ErrRetriable, then fails the task (errors.tolerance=none) or is
+// skipped (all); sinks can send such records to a dead letter queue
+// (errors.deadletterqueue.topic.name) with __connect.errors.* headers.
+// Offsets can be read, altered and reset through the herder (KIP-875),
+// and Loggers changes log levels per logger at runtime.
 package connect

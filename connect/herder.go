@@ -96,6 +96,13 @@ type Herder interface {
 	StopConnector(ctx context.Context, name string) error
 	ConnectorTopics(name string) ([]string, error)
 	ResetConnectorTopics(name string) error
+	// ConnectorOffsets returns a connector's committed offsets (KIP-875).
+	ConnectorOffsets(ctx context.Context, name string) ([]ConnectorOffset, error)
+	// AlterConnectorOffsets changes (or, for a nil Offset, removes) the
+	// offsets of a STOPPED connector and returns a message for the user.
+	AlterConnectorOffsets(ctx context.Context, name string, offsets []ConnectorOffset) (string, error)
+	// ResetConnectorOffsets removes every offset of a STOPPED connector.
+	ResetConnectorOffsets(ctx context.Context, name string) (string, error)
 	// Plugins lists the plugins (connectors only unless all).
 	Plugins(all bool) []PluginInfo
 	// PluginConfig returns a connector plugin's configuration keys.

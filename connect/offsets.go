@@ -24,6 +24,8 @@ type OffsetStore interface {
 	Get(ctx context.Context, keys []string) (map[string][]byte, error)
 	// Set stores values durably before returning.
 	Set(ctx context.Context, values map[string][]byte) error
+	// Keys lists every stored key (for the offsets REST API).
+	Keys(ctx context.Context) ([]string, error)
 	// Close releases the store.
 	Close() error
 }
@@ -113,6 +115,18 @@ func (s *MemoryOffsetStore) Set(_ context.Context, values map[string][]byte) err
 
 // Close implements OffsetStore.
 func (s *MemoryOffsetStore) Close() error { return nil }
+
+// Keys implements OffsetStore.
+func (s *MemoryOffsetStore) Keys(context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.m))
+	for k := range s.m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, nil
+}
 
 // FileOffsetStore keeps offsets in memory and rewrites the whole file
 // (offset.storage.file.filename) on every Set: a temporary file, fsync,
@@ -238,6 +252,9 @@ func (s *FileOffsetStore) Set(ctx context.Context, values map[string][]byte) err
 
 // Close implements OffsetStore.
 func (s *FileOffsetStore) Close() error { return nil }
+
+// Keys implements OffsetStore.
+func (s *FileOffsetStore) Keys(ctx context.Context) ([]string, error) { return s.mem.Keys(ctx) }
 
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)

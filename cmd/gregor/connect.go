@@ -68,7 +68,10 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	// The handler passes everything; loggers filters by logger name and
+	// /admin/loggers changes the levels at runtime.
+	loggers := connect.NewLoggers(level)
+	log := slog.New(loggers.Handler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
 	data, err := os.ReadFile(workerFile)
 	if err != nil {
 		return fmt.Errorf("read worker config: %w", err)
@@ -94,6 +97,7 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 		return err
 	}
 	srv := rest.New(h, log)
+	srv.SetLoggers(loggers)
 	listener := connect.DefaultListener
 	if len(wc.Listeners) > 0 {
 		listener = wc.Listeners[0]

@@ -15,5 +15,9 @@
 // /connectors/{name}/tasks/{id}/restart; GET /connectors/{name}/topics; PUT
 // /connectors/{name}/topics/reset; GET /connector-plugins
 // (?connectorsOnly=false); GET /connector-plugins/{plugin}/config; PUT
-// /connector-plugins/{plugin}/config/validate.
+// /connector-plugins/{plugin}/config/validate; GET/PATCH/DELETE
+// /connectors/{name}/offsets (KIP-875; changes need a STOPPED connector);
+// GET /admin/loggers and GET/PUT /admin/loggers/{logger} (levels change
+// at runtime once SetLoggers hands the server the worker's
+// connect.Loggers).
 package rest

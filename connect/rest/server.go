@@ -19,9 +19,10 @@ import (
 
 // Server serves Kafka Connect's REST API over a Herder.
 type Server struct {
-	h   connect.Herder
-	log *slog.Logger
-	mux *http.ServeMux
+	h       connect.Herder
+	log     *slog.Logger
+	mux     *http.ServeMux
+	loggers *connect.Loggers
 
 	mu  sync.Mutex // guards srv, ln
 	srv *http.Server
@@ -34,10 +35,16 @@ func New(h connect.Herder, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{h: h, log: log, mux: http.NewServeMux()}
+	s := &Server{h: h, log: log, mux: http.NewServeMux(), loggers: connect.NewLoggers(slog.LevelInfo)}
 	s.routes()
+	s.offsetRoutes()
 	return s
 }
+
+// SetLoggers makes /admin/loggers read and change l (by default the
+// server has loggers of its own that affect no log output). Call it
+// before serving.
+func (s *Server) SetLoggers(l *connect.Loggers) { s.loggers = l }
 
 // Handler returns the API's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }

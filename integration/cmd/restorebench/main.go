@@ -127,7 +127,8 @@ func main() {
 	addr := p.Addr()
 	brokerPid = p.Pid()
 
-	fmt.Printf("restorebench: %d records per changelog, %s, %d-byte values, broker %s\n", *records, keyDesc(), *valueLen, addr)
+	fmt.Printf("restorebench: %d records per changelog, %s, %d-byte values, broker %s, best of %d rounds\n",
+		*records, keyDesc(), *valueLen, addr, *rounds)
 	t0 := time.Now()
 	if err := fill(ctx, addr, true, !*skipGoka); err != nil {
 		die("fill: %v", err)

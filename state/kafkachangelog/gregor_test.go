@@ -282,6 +282,10 @@ func TestGregorProcessKilledMidCommit(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A guard against a child that hangs before the kill point (not a timing assertion):
+	// killing it ends its output, and the test fails below with what it printed.
+	guard := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
+	defer guard.Stop()
 	committed, killed := -1, false
 	var lines []string
 	sc := bufio.NewScanner(out)

@@ -442,3 +442,20 @@ func validateSinkTopics(config map[string]string, vals []ConfigValue) {
 		}
 	}
 }
+
+// StartStored starts every connector already in the config store, per
+// its target state: a worker whose ConfigStore is Kafka-backed calls it
+// after NewStandalone to pick up where it (or another worker) left off.
+func (h *Standalone) StartStored() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return fmt.Errorf("connect: worker is shutting down: %w", ErrBadRequest)
+	}
+	for _, name := range h.configs.Connectors() {
+		if _, running := h.conns[name]; !running {
+			h.startConnectorLocked(name)
+		}
+	}
+	return nil
+}

@@ -254,3 +254,11 @@ func (s *MemoryStatusStore) ResetTopics(name string) error {
 	delete(s.topics, name)
 	return nil
 }
+
+// removeTopic forgets one topic of a connector.
+func (s *MemoryStatusStore) removeTopic(name, topic string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.topics[name], topic)
+	return nil
+}

@@ -31,6 +31,7 @@ type App struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	pctx   context.Context // produce context: ctx's values, never canceled
 
 	workers []*worker
 	wwg     sync.WaitGroup // workers
@@ -91,6 +92,7 @@ func (a *App) Start(ctx context.Context) error {
 		kgo.MaxBufferedRecords(100_000),
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.FetchMaxBytes(32 << 20),
+		kgo.WithPools(&fetchPool{}), // workers recycle the records they processed
 		kgo.OnPartitionsAssigned(a.onAssigned),
 		kgo.OnPartitionsRevoked(a.onRevoked),
 		kgo.OnPartitionsLost(a.onLost),
@@ -107,6 +109,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.pctx = context.WithoutCancel(a.ctx)
 	for i := range a.cfg.NumStreamThreads {
 		w := &worker{a: a, id: i, ch: make(chan wmsg, 16), quit: make(chan struct{}), tasks: map[*task]bool{}}
 		a.workers = append(a.workers, w)
@@ -363,22 +366,23 @@ func (a *App) send(topic string, partition int32, key, value []byte, ts int64, h
 	if p := a.produceErr.Load(); p != nil {
 		return *p
 	}
-	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: time.UnixMilli(ts)}
-	for _, h := range headers {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-	}
 	g := a.sinks.cur.Load()
 	if err := g.add(); err != nil {
 		return err
 	}
-	a.cl.Produce(context.WithoutCancel(a.ctx), r, g.promise)
+	r := newProduced()
+	r.Topic, r.Partition, r.Key, r.Value, r.Timestamp = topic, partition, key, value, time.UnixMilli(ts)
+	for _, h := range headers {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	a.cl.Produce(a.pctx, r, g.promise)
 	return nil
 }
 
 func (a *App) newTask(id TaskID, w int) *task {
 	tk := newTask(taskConfig{
 		id: id, app: a.cfg.ApplicationID, topo: a.topo, stateDir: a.cfg.StateDir,
-		writer: newChangelogWriter(a.cl), reader: a.rd, out: a, handler: a.cfg.DeserializationHandler,
+		writer: newChangelogWriter(a.pctx, a.cl), reader: a.rd, out: a, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
 		now: func() int64 { return time.Now().UnixMilli() }, restore: a.cfg.RestoreListener,
 	})

@@ -11,6 +11,21 @@ import (
 	"github.com/gregorhq/gregor/state"
 )
 
+// produced recycles the records the application produces: a record goes back to the
+// pool once its promise has run, after which the client no longer touches it.
+var produced = sync.Pool{New: func() any { return new(kgo.Record) }}
+
+// newProduced returns a record from the pool with its fields zeroed.
+func newProduced() *kgo.Record { return produced.Get().(*kgo.Record) }
+
+// recycleProduced zeroes r, keeping its headers' capacity, and pools it.
+func recycleProduced(r *kgo.Record) {
+	h := r.Headers[:0]
+	clear(r.Headers)
+	*r = kgo.Record{Headers: h}
+	produced.Put(r)
+}
+
 // inflight counts produced records until they are acknowledged, so that a commit can
 // wait for exactly the records produced before it, while processing goes on and
 // produces more (a client-wide Flush would wait for those too).
@@ -39,7 +54,9 @@ func (f *inflight) add() error {
 	return nil
 }
 
+// done is the produce promise: it accounts for r, then recycles it.
 func (f *inflight) done(r *kgo.Record, err error) {
+	defer recycleProduced(r)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pending--
@@ -82,12 +99,13 @@ func (f *inflight) wait(ctx context.Context) error {
 // application's client and its Flush waits for the task's own records only.
 type changelogWriter struct {
 	cl   *kgo.Client
+	ctx  context.Context // produce context: the application's, never canceled
 	f    *inflight
 	last map[state.TopicPartition]int64 // guarded by f.mu
 }
 
-func newChangelogWriter(cl *kgo.Client) *changelogWriter {
-	w := &changelogWriter{cl: cl, last: map[state.TopicPartition]int64{}}
+func newChangelogWriter(ctx context.Context, cl *kgo.Client) *changelogWriter {
+	w := &changelogWriter{cl: cl, ctx: ctx, last: map[state.TopicPartition]int64{}}
 	w.f = newInflight(func(r *kgo.Record) {
 		tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 		if cur, ok := w.last[tp]; !ok || r.Offset > cur {
@@ -97,12 +115,15 @@ func newChangelogWriter(cl *kgo.Client) *changelogWriter {
 	return w
 }
 
-// Append produces rec to tp.
-func (w *changelogWriter) Append(ctx context.Context, tp state.TopicPartition, rec state.ChangelogRecord) error {
+// Append produces rec to tp. The record is produced even if ctx ends: a commit waits
+// for it or a crash drops it.
+func (w *changelogWriter) Append(_ context.Context, tp state.TopicPartition, rec state.ChangelogRecord) error {
 	if err := w.f.add(); err != nil {
 		return err
 	}
-	w.cl.Produce(context.WithoutCancel(ctx), &kgo.Record{Topic: tp.Topic, Partition: tp.Partition, Key: rec.Key, Value: rec.Value}, w.f.promise)
+	r := newProduced()
+	r.Topic, r.Partition, r.Key, r.Value = tp.Topic, tp.Partition, rec.Key, rec.Value
+	w.cl.Produce(w.ctx, r, w.f.promise)
 	return nil
 }
 

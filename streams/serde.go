@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // Serde turns values of T into record bytes and back, as Kafka's Serde does. The
@@ -30,8 +31,30 @@ func (s SerdeFuncs[T]) Deserialize(b []byte) (T, error) { return s.De(b) }
 
 type stringSerde struct{}
 
-func (stringSerde) Serialize(v string) ([]byte, error)   { return []byte(v), nil }
+func (stringSerde) Serialize(v string) ([]byte, error) { return []byte(v), nil }
+func (stringSerde) serializeView(v string) []byte {
+	if v == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(v), len(v))
+}
 func (stringSerde) Deserialize(b []byte) (string, error) { return string(b), nil }
+
+// viewSerializer is implemented by serdes that can serialize without copying, into
+// bytes nobody may modify: String's are the string's own bytes. Sinks and stores, which
+// only read what they are given (or copy it), use it through serialize.
+type viewSerializer[T any] interface {
+	serializeView(v T) []byte
+}
+
+// serialize serializes v with s, without copying when s allows it. The result must not
+// be modified.
+func serialize[T any](s Serde[T], v T) ([]byte, error) {
+	if vs, ok := s.(viewSerializer[T]); ok {
+		return vs.serializeView(v), nil
+	}
+	return s.Serialize(v)
+}
 
 // String is the UTF-8 string serde (Kafka's StringSerde).
 func String() Serde[string] { return stringSerde{} }

@@ -103,7 +103,7 @@ type KeyValueStore[K, V any] struct {
 func (s *KeyValueStore[K, V]) Name() string { return s.name }
 
 func (s *KeyValueStore[K, V]) key(k K) ([]byte, error) {
-	kb, err := s.ks.Serialize(k)
+	kb, err := serialize(s.ks, k)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: key: %w", s.name, err)
 	}

@@ -250,7 +250,7 @@ func (p *sinkProc[K, V]) process(r Record[K, V]) error {
 	var kb, vb []byte
 	var err error
 	if !r.nullKey {
-		if kb, err = p.ks.Serialize(r.Key); err != nil {
+		if kb, err = serialize(p.ks, r.Key); err != nil {
 			return fmt.Errorf("sink %s: key: %w", topic, err)
 		}
 		if kb == nil {
@@ -258,7 +258,7 @@ func (p *sinkProc[K, V]) process(r Record[K, V]) error {
 		}
 	}
 	if !r.Tombstone {
-		if vb, err = p.vs.Serialize(r.Value); err != nil {
+		if vb, err = serialize(p.vs, r.Value); err != nil {
 			return fmt.Errorf("sink %s: value: %w", topic, err)
 		}
 		if vb == nil {

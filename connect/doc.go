@@ -41,4 +41,12 @@
 // (errors.deadletterqueue.topic.name) with __connect.errors.* headers.
 // Offsets can be read, altered and reset through the herder (KIP-875),
 // and Loggers changes log levels per logger at runtime.
+//
+// Distributed is the herder of a group of workers (group.id): connector
+// configurations, source offsets and statuses live in compacted topics
+// (KafkaConfigStore, KafkaOffsetStore, KafkaStatusStore, in Kafka
+// Connect's formats), the workers join a group with Connect's eager
+// "default" protocol over JoinGroup/SyncGroup, the leader spreads
+// connectors and tasks round-robin, and every rebalance restarts each
+// worker's share.
 package connect

@@ -120,12 +120,12 @@ func (h *Standalone) stopConnectorLocked(rt *connRuntime) {
 }
 
 func (h *Standalone) putConnStatus(name string, s Status) {
-	s.WorkerID = h.workerID
+	s.WorkerID = h.WorkerID()
 	_ = h.statuses.PutConnector(name, s)
 }
 
 func (h *Standalone) putTaskStatus(id TaskID, s Status) {
-	s.WorkerID = h.workerID
+	s.WorkerID = h.WorkerID()
 	_ = h.statuses.PutTask(id, s)
 }
 

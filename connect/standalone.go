@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -45,7 +46,7 @@ type Standalone struct {
 	offsets  OffsetStore
 	configs  ConfigStore
 	statuses StatusStore
-	workerID string
+	workerID atomic.Pointer[string] // set once, replaced by Distributed.Start
 	admin    *kgo.Client
 
 	mu     sync.Mutex // guards conns, closed and every lifecycle change
@@ -66,7 +67,7 @@ type connRuntime struct {
 // PutConnectorConfig and stop everything with Close.
 func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 	h := &Standalone{cfg: cfg, reg: opts.Registry, log: opts.Logger, offsets: opts.Offsets,
-		configs: opts.Configs, statuses: opts.Statuses, workerID: opts.WorkerID, conns: map[string]*connRuntime{}}
+		configs: opts.Configs, statuses: opts.Statuses, conns: map[string]*connRuntime{}}
 	if h.reg == nil {
 		h.reg = DefaultRegistry
 	}
@@ -79,9 +80,11 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 	if h.statuses == nil {
 		h.statuses = NewMemoryStatusStore()
 	}
-	if h.workerID == "" {
-		h.workerID = defaultWorkerID(cfg)
+	id := opts.WorkerID
+	if id == "" {
+		id = defaultWorkerID(cfg)
 	}
+	h.workerID.Store(&id)
 	for _, c := range []string{cfg.KeyConverter, cfg.ValueConverter} {
 		if _, err := h.reg.NewConverter(c); err != nil {
 			return nil, fmt.Errorf("connect: worker converter: %w", err)
@@ -152,7 +155,7 @@ func (h *Standalone) Close() error {
 }
 
 // WorkerID implements Herder.
-func (h *Standalone) WorkerID() string { return h.workerID }
+func (h *Standalone) WorkerID() string { return *h.workerID.Load() }
 
 // ClusterID implements Herder.
 func (h *Standalone) ClusterID(ctx context.Context) (string, error) {
@@ -202,30 +205,40 @@ func (h *Standalone) ConnectorConfig(name string) (map[string]string, error) {
 
 var validName = regexp.MustCompile(`^[^\x00-\x1f/\\]+$`)
 
-// PutConnectorConfig implements Herder.
-func (h *Standalone) PutConnectorConfig(ctx context.Context, name string, config map[string]string, allowReplace bool, initial TargetState) (ConnectorInfo, bool, error) {
+// validConnectorConfig checks a connector name and configuration and
+// returns the configuration with its name set.
+func (h *Standalone) validConnectorConfig(ctx context.Context, name string, config map[string]string) (string, map[string]string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || !validName.MatchString(name) {
-		return ConnectorInfo{}, false, fmt.Errorf("Connector name %q is invalid: %w", name, ErrBadRequest)
+		return "", nil, fmt.Errorf("Connector name %q is invalid: %w", name, ErrBadRequest)
 	}
 	config = maps.Clone(config)
 	if config == nil {
 		config = map[string]string{}
 	}
 	if n, ok := config[NameConfig]; ok && n != name {
-		return ConnectorInfo{}, false, fmt.Errorf("Connector name configuration (%s) doesn't match connector name in the URL (%s): %w", n, name, ErrBadRequest)
+		return "", nil, fmt.Errorf("Connector name configuration (%s) doesn't match connector name in the URL (%s): %w", n, name, ErrBadRequest)
 	}
 	config[NameConfig] = name
 	infos, err := h.ValidateConfig(ctx, config)
 	if err != nil {
-		return ConnectorInfo{}, false, err
+		return "", nil, err
 	}
 	if infos.ErrorCount > 0 {
 		vals := make([]ConfigValue, len(infos.Configs))
 		for i, c := range infos.Configs {
 			vals[i] = c.Value
 		}
-		return ConnectorInfo{}, false, &ValidationError{Plugin: infos.Name, Values: vals}
+		return "", nil, &ValidationError{Plugin: infos.Name, Values: vals}
+	}
+	return name, config, nil
+}
+
+// PutConnectorConfig implements Herder.
+func (h *Standalone) PutConnectorConfig(ctx context.Context, name string, config map[string]string, allowReplace bool, initial TargetState) (ConnectorInfo, bool, error) {
+	name, config, err := h.validConnectorConfig(ctx, name, config)
+	if err != nil {
+		return ConnectorInfo{}, false, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -296,14 +309,14 @@ func (h *Standalone) ConnectorStatus(name string) (ConnectorStatus, error) {
 	}
 	cs, ok := h.statuses.Connector(name)
 	if !ok {
-		cs = Status{State: StateUnassigned, WorkerID: h.workerID}
+		cs = Status{State: StateUnassigned, WorkerID: h.WorkerID()}
 	}
 	out := ConnectorStatus{Name: name, Connector: cs, Type: h.pluginType(st.Config), Tasks: []TaskStatus{}}
 	tasks := h.statuses.Tasks(name)
 	for i := range st.Tasks {
 		ts, ok := tasks[i]
 		if !ok {
-			ts = Status{State: StateUnassigned, WorkerID: h.workerID}
+			ts = Status{State: StateUnassigned, WorkerID: h.WorkerID()}
 		}
 		out.Tasks = append(out.Tasks, TaskStatus{ID: i, Status: ts})
 	}

@@ -30,10 +30,13 @@ into gregor: FileStreamSource, FileStreamSink and Datagen (see
 		Example: `  # a worker with its REST API on http://127.0.0.1:8083 and no connectors yet
   gregor connect standalone worker.properties
 
+  # one worker of a group that shares connectors (group.id, config.storage.topic, ...)
+  gregor connect distributed worker.properties
+
   # the connectors compiled in
   gregor connect plugins`,
 	}
-	cmd.AddCommand(newConnectStandaloneCommand(), newConnectPluginsCommand())
+	cmd.AddCommand(newConnectStandaloneCommand(), newConnectDistributedCommand(), newConnectPluginsCommand())
 	return cmd
 }
 
@@ -126,6 +129,91 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 		strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","))
 	<-ctx.Done()
 	log.Info("shutting down: flushing and committing offsets")
+	return nil
+}
+
+func newConnectDistributedCommand() *cobra.Command {
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "distributed worker.properties",
+		Short: "Run a distributed worker that shares connectors with its group",
+		Long: `Run a distributed Connect worker. Workers with the same group.id form a group
+and share connectors and tasks; a worker that leaves or dies has its work
+reassigned. Configurations, source offsets and statuses live in the compacted
+topics config.storage.topic (one partition), offset.storage.topic and
+status.storage.topic, created on first start with the configured replication
+factors (default 1). Connectors are created over the REST API; writes sent to
+any worker are forwarded to the leader, and answered 409 during a rebalance.`,
+		Example: `  cat > worker.properties <<EOF
+  bootstrap.servers=127.0.0.1:9092
+  group.id=connect-cluster
+  config.storage.topic=connect-configs
+  offset.storage.topic=connect-offsets
+  status.storage.topic=connect-status
+  listeners=http://127.0.0.1:8083
+  EOF
+  gregor connect distributed worker.properties`,
+		Args: minArgs(1, "a worker.properties file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConnectDistributed(cmd, args[0], logLevel)
+		},
+	}
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string) error {
+	if len(cmd.Flags().Args()) > 1 {
+		return usagef("distributed workers take connectors over the REST API, not as files")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	loggers := connect.NewLoggers(level)
+	log := slog.New(loggers.Handler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
+	data, err := os.ReadFile(workerFile)
+	if err != nil {
+		return fmt.Errorf("read worker config: %w", err)
+	}
+	props, err := connect.ParseProperties(string(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", workerFile, err)
+	}
+	wc, err := connect.ParseWorkerConfig(props)
+	if err != nil {
+		return fmt.Errorf("%s: %w", workerFile, err)
+	}
+	ctx := cmdContext(cmd)
+	d, err := connect.NewDistributed(ctx, wc, connect.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	srv := rest.New(d, log)
+	srv.SetLoggers(loggers)
+	listener := connect.DefaultListener
+	if len(wc.Listeners) > 0 {
+		listener = wc.Listeners[0]
+	}
+	if err := srv.Listen(listener); err != nil {
+		_ = d.Close()
+		return err
+	}
+	url := ""
+	if wc.AdvertisedHost == "" && wc.AdvertisedPort == 0 {
+		url = "http://" + srv.Addr()
+	}
+	d.Start(url)
+	defer func() {
+		_ = srv.Close()
+		if err := d.Close(); err != nil {
+			log.Error("worker shutdown", "err", err)
+		}
+	}()
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed: REST API on http://%s, group %s, brokers %s\n",
+		srv.Addr(), props[connect.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
+	<-ctx.Done()
+	log.Info("shutting down: leaving the group, flushing and committing offsets")
 	return nil
 }
 

@@ -47,7 +47,7 @@ func New(h connect.Herder, log *slog.Logger) *Server {
 func (s *Server) SetLoggers(l *connect.Loggers) { s.loggers = l }
 
 // Handler returns the API's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.forwarding(s.mux) }
 
 // ErrListener is returned (wrapped) for a listener Gregor cannot serve.
 var ErrListener = errors.New("bad listener")
@@ -80,7 +80,7 @@ func (s *Server) Listen(listener string) error {
 	if err != nil {
 		return fmt.Errorf("rest: listen: %w", err)
 	}
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
 	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
@@ -142,13 +142,13 @@ func herderError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, connect.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, connect.ErrAlreadyExists):
+	case errors.Is(err, connect.ErrAlreadyExists), errors.Is(err, connect.ErrRebalancing):
 		status = http.StatusConflict
 	case errors.Is(err, connect.ErrBadRequest), errors.Is(err, connect.ErrInvalidConfig), errors.Is(err, connect.ErrUnknownPlugin):
 		status = http.StatusBadRequest
 	}
 	msg := err.Error()
-	for _, s := range []error{connect.ErrNotFound, connect.ErrAlreadyExists, connect.ErrBadRequest} {
+	for _, s := range []error{connect.ErrNotFound, connect.ErrAlreadyExists, connect.ErrBadRequest, connect.ErrRebalancing} {
 		msg = strings.TrimSuffix(msg, ": "+s.Error())
 	}
 	writeError(w, status, msg)

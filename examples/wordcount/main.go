@@ -1,9 +1,3 @@
-// Command wordcount is Kafka Streams' WordCountDemo on Gregor streams: it reads lines
-// from streams-plaintext-input, splits them into lowercase words on \W+, counts each
-// word and writes the counts to streams-wordcount-output (string keys, int64 values
-// encoded as Kafka's LongSerializer does).
-//
-//	go run ./examples/wordcount --brokers localhost:9092 --state-dir /tmp/wordcount
 package main
 
 import (
@@ -21,36 +15,60 @@ import (
 	"github.com/gregorhq/gregor/streams"
 )
 
+// options are the command's flags.
+type options struct {
+	brokers        string
+	stateDir       string
+	threads        int
+	commit         time.Duration
+	sessionTimeout time.Duration
+	describe       bool
+}
+
 func main() {
-	brokers := flag.String("brokers", "localhost:9092", "comma-separated bootstrap brokers")
-	stateDir := flag.String("state-dir", "/tmp/gregor-streams", "state directory")
-	threads := flag.Int("threads", 1, "stream threads")
-	commit := flag.Duration("commit-interval", 30*time.Second, "commit interval")
-	describe := flag.Bool("describe", false, "print the topology and exit")
+	var o options
+	flag.StringVar(&o.brokers, "brokers", "localhost:9092", "comma-separated bootstrap brokers")
+	flag.StringVar(&o.stateDir, "state-dir", "/tmp/gregor-streams", "state directory")
+	flag.IntVar(&o.threads, "threads", 1, "stream threads")
+	flag.DurationVar(&o.commit, "commit-interval", 30*time.Second, "commit interval")
+	flag.DurationVar(&o.sessionTimeout, "session-timeout", 45*time.Second, "consumer group session timeout")
+	flag.BoolVar(&o.describe, "describe", false, "print the topology and exit")
 	flag.Parse()
-	if err := run(*brokers, *stateDir, *threads, *commit, *describe); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "wordcount:", err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers, stateDir string, threads int, commit time.Duration, describe bool) error {
+func run(o options) error {
 	topo, err := wordcount.Topology(wordcount.InputTopic, wordcount.OutputTopic)
 	if err != nil {
 		return err
 	}
-	if describe {
+	if o.describe {
 		fmt.Print(topo.Describe())
 		return nil
 	}
 	app, err := streams.New(topo, streams.Config{
-		ApplicationID: wordcount.ApplicationID, Brokers: strings.Split(brokers, ","), StateDir: stateDir,
-		NumStreamThreads: threads, CommitInterval: commit, Logger: slog.Default(),
+		ApplicationID: wordcount.ApplicationID, Brokers: strings.Split(o.brokers, ","), StateDir: o.stateDir,
+		NumStreamThreads: o.threads, CommitInterval: o.commit, SessionTimeout: o.sessionTimeout,
+		Logger: slog.Default(),
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("configure: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return app.Run(ctx)
+	if err := app.Start(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	fmt.Printf("%s ready on %s (state dir %s)\n", wordcount.ApplicationID, o.brokers, o.stateDir)
+	select {
+	case <-ctx.Done():
+	case <-app.Done():
+	}
+	if err := app.Close(context.Background()); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
 }

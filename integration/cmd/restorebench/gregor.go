@@ -29,11 +29,25 @@ func newClient(addr string, opts ...kgo.Opt) (*kgo.Client, error) {
 	return cl, nil
 }
 
+// key returns record i's key: "key-%012d" of i (modulo -keys), or with -random a 16-digit
+// hex hash of that number, so that keys come in no order.
 func key(i int) []byte {
 	if *keys > 0 {
 		i %= *keys
 	}
+	if *random {
+		return fmt.Appendf(nil, "key-%016x", mix(uint64(i)))
+	}
 	return fmt.Appendf(nil, keyPattern, i)
+}
+
+// mix is splitmix64's finaliser, a bijection: distinct numbers give distinct keys.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // fill creates the compacted topics and writes the same records to our changelog and to

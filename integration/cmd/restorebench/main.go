@@ -5,7 +5,8 @@
 // It starts the gregor binary (GREGOR_BIN, or ./cmd/gregor built into a
 // temporary directory) as a child process and fills two compacted topics with
 // the same -records records (key "key-%012d" of i modulo -keys, so unique keys
-// by default; -value bytes of value):
+// in ascending order by default, or with -random a hash of that number; -value bytes of
+// value):
 //
 //   - restorebench-store-changelog, the changelog of our store "store";
 //   - restorebench-goka-table, the group table of the goka processor
@@ -46,6 +47,7 @@ import (
 var (
 	records  = flag.Int("records", 1_000_000, "records in each changelog")
 	keys     = flag.Int("keys", 0, "distinct keys (0: every record has its own key)")
+	random   = flag.Bool("random", false, "keys in random order (hashed) instead of ascending")
 	valueLen = flag.Int("value", 100, "value size in bytes")
 	rounds   = flag.Int("rounds", 1, "restores of each contender; each figure is the best round")
 	skipGoka = flag.Bool("no-goka", false, "measure gregor only")
@@ -169,10 +171,14 @@ func main() {
 }
 
 func keyDesc() string {
-	if *keys <= 0 || *keys >= *records {
-		return "unique keys"
+	order := "ascending"
+	if *random {
+		order = "random-order"
 	}
-	return fmt.Sprintf("%d distinct keys", *keys)
+	if *keys <= 0 || *keys >= *records {
+		return "unique " + order + " keys"
+	}
+	return fmt.Sprintf("%d distinct %s keys", *keys, order)
 }
 
 // load prints the load average, so figures from a busy machine can be read with care.

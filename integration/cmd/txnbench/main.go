@@ -19,7 +19,7 @@ import (
 func main() {
 	n := flag.Int("records", 500000, "records of 100 B per phase")
 	txnSize := flag.Int("txn-size", 1000, "records per transaction")
-	rounds := flag.Int("rounds", 2, "rounds of each phase; the best is kept")
+	rounds := flag.Int("rounds", 3, "rounds of each phase (interleaved); the best is kept")
 	addr := flag.String("brokers", "", "use this running broker instead of starting gregor")
 	modes := flag.String("modes", "idempotent,transactional", "phases to run")
 	flag.Parse()
@@ -102,6 +102,22 @@ func run(ctx context.Context, addr, topic, mode string, n, txnSize int) (float64
 	}
 	defer cl.Close()
 	value := make([]byte, 100)
+	// Warm up outside the measurement: connections, metadata, the producer
+	// ID (and, for the first transactional client, the coordinator's
+	// __transaction_state topic).
+	if mode == "transactional" {
+		if err := cl.BeginTransaction(); err != nil {
+			return 0, err
+		}
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+		return 0, fmt.Errorf("warm-up produce: %w", err)
+	}
+	if mode == "transactional" {
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			return 0, fmt.Errorf("warm-up commit: %w", err)
+		}
+	}
 	var firstErr error
 	var mu sync.Mutex
 	promise := func(_ *kgo.Record, err error) {

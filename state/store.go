@@ -139,6 +139,9 @@ type SessionStore interface {
 
 // Restorer is implemented by stores that can apply a batch of changelog records during
 // restoration. Keys are in the store's changelog format; a nil value is a tombstone.
+// Key-value stores get each batch sorted by key, stably (records of one key in changelog
+// order); window and session stores get changelog order. The batch's keys and values
+// point into fetch buffers: a store copies what it keeps.
 type Restorer interface {
 	RestoreBatch(records []KeyValue) error
 }

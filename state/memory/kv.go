@@ -130,8 +130,14 @@ func (s *KeyValueStore) PutAll(entries []state.KeyValue) error {
 	if err := s.checkLocked(); err != nil {
 		return err
 	}
+	var f finger // entries sorted by key (as restored batches are) are found fast
 	for _, e := range entries {
-		s.putLocked(e.Key, e.Value)
+		n := s.list.findGEFrom(e.Key, &f)
+		if e.Value == nil {
+			s.list.deleteAt(e.Key, f.update[:], n)
+		} else {
+			s.list.setAt(e.Key, bytes.Clone(e.Value), f.update[:], n)
+		}
 	}
 	return nil
 }

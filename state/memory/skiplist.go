@@ -93,7 +93,12 @@ func (s *skiplist) get(key []byte) (*node, bool) {
 // set stores value (owned by the list from now on) under key, copying a new key.
 func (s *skiplist) set(key, value []byte) {
 	var update [maxLevel]*node
-	n := s.findGE(key, update[:])
+	s.setAt(key, value, update[:], s.findGE(key, update[:]))
+}
+
+// setAt is set with update and n as findGE(key, update) left them. update stays a valid
+// set of predecessors for keys >= key.
+func (s *skiplist) setAt(key, value []byte, update []*node, n *node) {
 	if n != nil && bytes.Equal(n.key, key) {
 		n.value = value
 		return
@@ -126,9 +131,46 @@ func (s *skiplist) set(key, value []byte) {
 	s.n++
 }
 
+// finger speeds up a run of ascending keys (a sorted batch): it keeps the predecessors
+// found for the previous key, and the next search starts from them instead of the head,
+// so it touches only the nodes between the two keys rather than a path from the top.
+type finger struct {
+	update [maxLevel]*node
+	last   []byte
+	valid  bool
+}
+
+// findGEFrom is findGE(key, f.update) starting from the finger when key is not below
+// the previous key.
+func (s *skiplist) findGEFrom(key []byte, f *finger) *node {
+	if !f.valid || bytes.Compare(key, f.last) < 0 {
+		f.last, f.valid = key, true
+		return s.findGE(key, f.update[:])
+	}
+	x := &s.head
+	for i := s.level - 1; i >= 0; i-- {
+		// Both the node reached on the level above and the previous key's predecessor on
+		// this level lie before key: start from whichever is further.
+		if u := f.update[i]; u != nil && u != &s.head && (x == &s.head || bytes.Compare(u.key, x.key) > 0) {
+			x = u
+		}
+		for x.next[i] != nil && bytes.Compare(x.next[i].key, key) < 0 {
+			x = x.next[i]
+		}
+		f.update[i] = x
+	}
+	f.last = key
+	return x.next[0]
+}
+
 func (s *skiplist) delete(key []byte) bool {
 	var update [maxLevel]*node
-	n := s.findGE(key, update[:])
+	return s.deleteAt(key, update[:], s.findGE(key, update[:]))
+}
+
+// deleteAt is delete with update and n as findGE(key, update) left them. update stays a
+// valid set of predecessors for keys >= key.
+func (s *skiplist) deleteAt(key []byte, update []*node, n *node) bool {
 	if n == nil || !bytes.Equal(n.key, key) {
 		return false
 	}

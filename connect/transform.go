@@ -250,10 +250,10 @@ func transformsDef(reg *Registry, cfg map[string]string) *ConfigDef {
 				if err != nil {
 					return fmt.Errorf("Class %s could not be found or is not a transformation", class)
 				}
-				if err := t.Configure(props); err != nil {
-					return err
+				if t.Config() != nil && ErrorCount(t.Config().Validate(props)) > 0 {
+					return nil // reported against the keys themselves
 				}
-				return nil
+				return t.Configure(props)
 			})})
 		d.Define(ConfigKey{Name: prefix + "predicate", Type: ConfigString, Importance: Medium, Group: group, OrderInGroup: i*3 + 2,
 			DisplayName: "Predicate for " + alias, Doc: "The alias of a predicate used to determine whether to apply this transformation.",
@@ -283,6 +283,9 @@ func transformsDef(reg *Registry, cfg map[string]string) *ConfigDef {
 				p, err := reg.NewPredicate(class)
 				if err != nil {
 					return fmt.Errorf("Class %s could not be found or is not a predicate", class)
+				}
+				if p.Config() != nil && ErrorCount(p.Config().Validate(props)) > 0 {
+					return nil
 				}
 				return p.Configure(props)
 			})})

@@ -20,6 +20,7 @@ type kvCache struct {
 	size     int64
 	max      int64
 	listener func(key, newV, oldV []byte, ts int64) error
+	last     *cacheEntry // the entry get returned last: a read-modify-write puts it back
 }
 
 type cacheEntry struct {
@@ -36,6 +37,7 @@ func newKVCache(raw state.KeyValueStore, max int64) *kvCache {
 // get returns the value of key, nil when absent.
 func (c *kvCache) get(key []byte) ([]byte, error) {
 	if e, ok := c.m[string(key)]; ok {
+		c.last = e
 		return e.value, nil
 	}
 	v, err := c.raw.Get(key)
@@ -47,13 +49,17 @@ func (c *kvCache) get(key []byte) ([]byte, error) {
 	}
 	e := &cacheEntry{key: string(key), value: v}
 	c.m[e.key] = e
+	c.last = e
 	c.size += int64(len(key)+len(v)) + cacheOverhead
 	return v, c.trim()
 }
 
 // put records value (nil deletes) for key.
 func (c *kvCache) put(key, value []byte, ts int64) error {
-	e, ok := c.m[string(key)]
+	e, ok := c.last, c.last != nil && c.last.key == string(key)
+	if !ok {
+		e, ok = c.m[string(key)]
+	}
 	if !ok {
 		e = &cacheEntry{key: string(key)}
 		c.m[e.key] = e
@@ -77,6 +83,7 @@ func (c *kvCache) trim() error {
 		return err
 	}
 	clear(c.m)
+	c.last = nil
 	c.size = 0
 	return nil
 }

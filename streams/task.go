@@ -55,16 +55,13 @@ type task struct {
 	stores     map[string]any
 	caches     []*kvCache
 	memo       map[*gnode]any
-	sources    map[string]rawProcessor
-	tsx        map[string]TimestampExtractor
-	partTime   map[string]int64
+	sources    map[string]*taskSource // by resolved topic name
 	cacheBytes int64
 	cur        *ConsumedRecord
 	curTs      int64
 	streamTime int64
 	puncts     []*schedule
 	closers    []func() error
-	offsets    map[state.TopicPartition]int64
 	logger     *slog.Logger
 	closed     bool
 	worker     int // index of the stream thread that owns the task
@@ -74,8 +71,7 @@ func newTask(cfg taskConfig) *task {
 	sub := cfg.topo.subs[cfg.id.Subtopology]
 	return &task{
 		cfg: cfg, id: cfg.id, sub: sub, stores: map[string]any{}, memo: map[*gnode]any{},
-		sources: map[string]rawProcessor{}, tsx: map[string]TimestampExtractor{}, partTime: map[string]int64{},
-		streamTime: -1, curTs: -1, offsets: map[state.TopicPartition]int64{},
+		sources: map[string]*taskSource{}, streamTime: -1, curTs: -1,
 		logger: cfg.logger.With("task", cfg.id.String()),
 	}
 }
@@ -148,9 +144,7 @@ func (t *task) init(ctx context.Context) error {
 		}
 		for _, topic := range src.topics {
 			name := t.topicName(topic, src.internal)
-			t.sources[name] = p
-			t.tsx[name] = tsx
-			t.partTime[name] = -1
+			t.sources[name] = &taskSource{p: p, tsx: tsx, partTime: -1, next: -1}
 		}
 	}
 	return nil
@@ -160,25 +154,49 @@ func (t *task) init(ctx context.Context) error {
 // running).
 func (t *task) timestamp() int64 { return t.curTs }
 
+// taskSource is one source topic of a task: its processor, its timestamp extractor,
+// its partition time and the offset to commit (the task reads one partition of it).
+type taskSource struct {
+	p         rawProcessor
+	tsx       TimestampExtractor
+	partTime  int64
+	partition int32
+	next      int64 // offset after the last record processed, -1 before the first
+}
+
+// source returns the source of topic.
+func (t *task) source(topic string) (*taskSource, error) {
+	src, ok := t.sources[topic]
+	if !ok {
+		return nil, fmt.Errorf("streams: task %s: no source for topic %q", t.id, topic)
+	}
+	return src, nil
+}
+
 // process runs one consumed record through the task.
 func (t *task) process(r *ConsumedRecord) error {
-	src, ok := t.sources[r.Topic]
-	if !ok {
-		return fmt.Errorf("streams: task %s: no source for topic %q", t.id, r.Topic)
+	src, err := t.source(r.Topic)
+	if err != nil {
+		return err
 	}
-	t.offsets[state.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
-	pt := t.partTime[r.Topic]
-	ts := t.tsx[r.Topic](*r, pt)
+	return t.processFrom(src, r)
+}
+
+// processFrom runs r, a record of src's topic, through the task.
+func (t *task) processFrom(src *taskSource, r *ConsumedRecord) error {
+	src.partition, src.next = r.Partition, r.Offset+1
+	pt := src.partTime
+	ts := src.tsx(*r, pt)
 	if ts < 0 {
 		t.logger.Warn("streams: skipping record with negative timestamp", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "timestamp", ts)
 		return nil
 	}
 	if ts > pt {
-		t.partTime[r.Topic] = ts
+		src.partTime = ts
 	}
 	r.Timestamp = ts
 	t.cur, t.curTs = r, ts
-	err := src.processRaw(t, r)
+	err := src.p.processRaw(t, r)
 	t.cur = nil
 	if err != nil {
 		return fmt.Errorf("streams: task %s: %s-%d offset %d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
@@ -234,9 +252,11 @@ func (t *task) commit(ctx context.Context) (map[state.TopicPartition]int64, erro
 			return nil, fmt.Errorf("streams: task %s: commit: %w", t.id, err)
 		}
 	}
-	out := make(map[state.TopicPartition]int64, len(t.offsets))
-	for tp, off := range t.offsets {
-		out[tp] = off
+	out := make(map[state.TopicPartition]int64, len(t.sources))
+	for topic, src := range t.sources {
+		if src.next >= 0 {
+			out[state.TopicPartition{Topic: topic, Partition: src.partition}] = src.next
+		}
 	}
 	return out, nil
 }

@@ -107,6 +107,12 @@ func (w *worker) handle(m wmsg) {
 		if !w.tasks[tk] || tk.closed {
 			return // revoked, or failed to initialize: the next owner reprocesses
 		}
+		// The records of a message come from one partition: one source.
+		src, err := tk.source(m.recs[0].Topic)
+		if err != nil {
+			w.a.fail(err)
+			return
+		}
 		var cr ConsumedRecord
 		for _, r := range m.recs {
 			cr = ConsumedRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
@@ -116,7 +122,7 @@ func (w *worker) handle(m wmsg) {
 					cr.Headers[i] = Header{Key: h.Key, Value: h.Value}
 				}
 			}
-			if err := tk.process(&cr); err != nil {
+			if err := tk.processFrom(src, &cr); err != nil {
 				w.a.fail(err)
 				return
 			}

@@ -122,6 +122,7 @@ func NewDistributed(ctx context.Context, cfg WorkerConfig, opts Options) (*Distr
 		os.Close()
 		return nil, err
 	}
+	h.distributed = true
 	d.Standalone, d.cs, d.ss = h, cs, ss
 	d.client, err = kgo.NewClient(kgo.SeedBrokers(cfg.BootstrapServers...), kgo.ClientID(cfg.ClientID+"-"+d.groupID))
 	if err != nil {
@@ -418,22 +419,7 @@ func (d *Distributed) startAssigned(a workerAssignment) {
 		if rt.conn == nil {
 			continue
 		}
-		maxTasks, _ := strconv.Atoi(st.Config[TasksMaxConfig])
-		var tasks []map[string]string
-		err := safeCall(func() error {
-			var err error
-			tasks, err = rt.conn.TaskConfigs(max(maxTasks, 1))
-			return err
-		})
-		if err != nil {
-			h.failConnector(name, fmt.Errorf("connector %s task configurations: %w", name, err))
-			continue
-		}
-		if len(tasks) != len(st.Tasks) || !reflect.DeepEqual(tasks, st.Tasks) {
-			if err := h.configs.PutTaskConfigs(name, tasks); err != nil {
-				h.log.Warn("writing task configurations failed", "connector", name, "err", err)
-			}
-		}
+		h.publishTaskConfigsLocked(rt)
 	}
 	for _, id := range a.Tasks {
 		st, ok := h.configs.Connector(id.Connector)
@@ -457,6 +443,33 @@ func (d *Distributed) startAssigned(a workerAssignment) {
 		}
 		rt.tasks[id.Task] = r
 		r.start(st.Target == TargetPaused)
+	}
+}
+
+// publishTaskConfigsLocked asks a running connector for its task
+// configurations and writes them to the config store when they changed
+// (which, in distributed mode, triggers a rebalance). h.mu must be held.
+func (h *Standalone) publishTaskConfigsLocked(rt *connRuntime) {
+	st, _ := h.configs.Connector(rt.name)
+	maxTasks, _ := strconv.Atoi(st.Config[TasksMaxConfig])
+	var tasks []map[string]string
+	err := safeCall(func() error {
+		var err error
+		tasks, err = rt.conn.TaskConfigs(max(maxTasks, 1))
+		return err
+	})
+	if err != nil {
+		h.failConnector(rt.name, fmt.Errorf("connector %s task configurations: %w", rt.name, err))
+		return
+	}
+	if len(tasks) > max(maxTasks, 1) {
+		h.failConnector(rt.name, fmt.Errorf("connector %s returned %d task configurations, more than tasks.max=%d", rt.name, len(tasks), maxTasks))
+		return
+	}
+	if len(tasks) != len(st.Tasks) || !reflect.DeepEqual(tasks, st.Tasks) {
+		if err := h.configs.PutTaskConfigs(rt.name, tasks); err != nil {
+			h.log.Warn("writing task configurations failed", "connector", rt.name, "err", err)
+		}
 	}
 }
 

@@ -146,4 +146,28 @@ func TestDistributedWorkersShareAndFailOver(t *testing.T) {
 	if st.Connector.WorkerID != w1id || st.Tasks[0].WorkerID != w1id || st.Tasks[0].State != connect.StateRunning {
 		t.Fatalf("src status after fail-over: %+v", st)
 	}
+	// Stopping and deleting go through the config topic too.
+	send := func(method, path string, want int) {
+		connecttest.Eventually(t, 30*time.Second, method+" "+path, func() bool {
+			req, _ := http.NewRequest(method, w1.url+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want && resp.StatusCode != 409 {
+				t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
+			}
+			return resp.StatusCode == want
+		})
+	}
+	send("PUT", "/connectors/sink/stop", 204)
+	connecttest.Eventually(t, 30*time.Second, "sink STOPPED without tasks", func() bool {
+		st, err := w1.d.ConnectorStatus("sink")
+		return err == nil && st.Connector.State == connect.StateStopped && len(st.Tasks) == 0
+	})
+	send("DELETE", "/connectors/src", 204)
+	connecttest.Eventually(t, 30*time.Second, "src deleted", func() bool {
+		return len(w1.d.Connectors()) == 1 && w1.d.Connectors()[0] == "sink"
+	})
 }

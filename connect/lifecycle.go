@@ -247,6 +247,12 @@ func (h *Standalone) startConnectorInstanceOnlyLocked(rt *connRuntime) {
 // reconfigureLocked asks the connector for task configurations again and
 // restarts the tasks if they differ from old (or are not running).
 func (h *Standalone) reconfigureLocked(rt *connRuntime, old []map[string]string) {
+	if h.distributed {
+		// The task configurations go to the config topic; the rebalance
+		// that follows restarts the tasks wherever they are assigned.
+		h.publishTaskConfigsLocked(rt)
+		return
+	}
 	st, _ := h.configs.Connector(rt.name)
 	maxTasks, _ := strconv.Atoi(st.Config[TasksMaxConfig])
 	var tasks []map[string]string

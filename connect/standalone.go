@@ -53,6 +53,10 @@ type Standalone struct {
 	conns  map[string]*connRuntime
 	closed bool
 	bg     sync.WaitGroup // reconfiguration requests
+
+	// distributed is set by Distributed: task configurations are
+	// published to the config store instead of started here.
+	distributed bool
 }
 
 // connRuntime is a connector's running parts; guarded by Standalone.mu.

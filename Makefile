@@ -23,7 +23,9 @@ bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores v
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./broker/log/
 	@echo "== state stores vs goka's storage"
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./state/...
-	GREGOR_BENCH_RESTORE_RECORDS=1000000 $(GO) test -run '^$$' -bench RestoreFromBroker -benchtime 1x ./state/kafkachangelog
+	@echo "== state restore from a gregor changelog vs goka's table recovery, one run"
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/restorebench -rounds 3
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/restorebench -rounds 3 -random
 	@echo "== broker: gregor (os, durable) vs kfake, one run"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/benchcompare
 	@echo "== consumer groups: gregor vs kfake (join, leave, OffsetCommit rate)"

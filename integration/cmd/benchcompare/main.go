@@ -5,17 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/gregorhq/gregor/integration"
+	"github.com/gregorhq/gregor/integration/benchkit"
 )
 
 var (
@@ -26,52 +20,17 @@ var (
 	latSecs    = flag.Duration("latency", 5*time.Second, "length of each latency phase")
 	only       = flag.String("targets", "gregor-os,gregor-durable,kfake", "comma-separated brokers to run")
 	rounds     = flag.Int("rounds", 1, "rounds of every phase; each figure is the best round")
-	kfakeChild = flag.Bool("kfake-child", false, "internal: run kfake and print its ready line")
 )
-
-// cleanups run at exit, also on a signal; last registered runs first.
-var (
-	cleanupMu sync.Mutex
-	cleanups  []func()
-)
-
-func atExit(f func()) {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	cleanups = append(cleanups, f)
-}
-
-func runCleanups() {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	cleanups = nil
-}
-
-func die(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "benchcompare: "+format+"\n", args...)
-	runCleanups()
-	os.Exit(1)
-}
 
 func main() {
 	flag.Parse()
-	if *kfakeChild {
-		runKfake()
+	if benchkit.IsKfakeChild() {
+		benchkit.RunKfakeChild(*partitions)
 		return
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		fmt.Fprintln(os.Stderr, "benchcompare: interrupted, cleaning up")
-		runCleanups()
-		os.Exit(130)
-	}()
+	benchkit.HandleSignals("benchcompare")
 
-	bin := gregorBinary()
+	bin := benchkit.GregorBinary("benchcompare")
 	targets := []target{
 		{name: "gregor-os", start: func(ctx context.Context, dir string) (*integration.Process, error) {
 			return integration.StartGregor(ctx, bin, dir, "--flush", "os", "--log-level", "warn")
@@ -80,11 +39,7 @@ func main() {
 			return integration.StartGregor(ctx, bin, dir, "--flush", "durable", "--log-level", "warn")
 		}},
 		{name: "kfake", start: func(ctx context.Context, _ string) (*integration.Process, error) {
-			self, err := os.Executable()
-			if err != nil {
-				return nil, err
-			}
-			return integration.Start(ctx, self, "-kfake-child", "-partitions", fmt.Sprint(*partitions))
+			return benchkit.StartKfake(ctx, "-partitions", fmt.Sprint(*partitions))
 		}},
 	}
 	want := map[string]bool{}
@@ -93,7 +48,7 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "benchcompare: %d x 100 B and %d x 1 KB over %d partitions, acks=all; latency at %d records/s for %v; %d round(s)\n",
 		*records, *records1k, *partitions, *rate, *latSecs, *rounds)
-	loadBefore := loadAvg()
+	loadBefore := benchkit.LoadAvg()
 	var running []*running
 	for _, t := range targets {
 		if want[t.name] {
@@ -140,44 +95,9 @@ func main() {
 		}
 		results = append(results, r.result)
 	}
-	fmt.Printf("load average before: %s, after: %s (2 cores: above ~1.5 the figures are skewed by other work)\n\n", loadBefore, loadAvg())
-	runCleanups()
+	fmt.Printf("load average before: %s, after: %s (2 cores: above ~1.5 the figures are skewed by other work)\n\n", loadBefore, benchkit.LoadAvg())
+	benchkit.RunCleanups()
 	printTable(os.Stdout, results)
-}
-
-// gregorBinary returns GREGOR_BIN or builds ./cmd/gregor into a temporary
-// directory.
-func gregorBinary() string {
-	if bin := os.Getenv("GREGOR_BIN"); bin != "" {
-		return bin
-	}
-	dir, err := os.MkdirTemp("", "benchcompare-bin-")
-	if err != nil {
-		die("%v", err)
-	}
-	atExit(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "gregor")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/cmd/gregor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		die("build gregor: %v", err)
-	}
-	return bin
-}
-
-// runKfake is the child process: a one-broker kfake cluster on a free
-// loopback port until SIGTERM, SIGINT or stdin closing.
-func runKfake() {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.DefaultNumPartitions(*partitions))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "kfake:", err)
-		os.Exit(1)
-	}
-	fmt.Printf("kfake ready on %s\n", c.ListenAddrs()[0])
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
-	<-sigs
-	c.Close()
 }
 
 // target is one broker under test.
@@ -213,14 +133,14 @@ func (t target) launch() (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	atExit(func() { os.RemoveAll(dir) })
+	benchkit.AtExit(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := t.start(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	atExit(p.Kill)
+	benchkit.AtExit(p.Kill)
 	fmt.Fprintf(os.Stderr, "%s: ready on %s (pid %d)\n", t.name, p.Addr(), p.Pid())
 	return &running{name: t.name, p: p, result: result{Name: t.name}}, nil
 }
@@ -237,18 +157,6 @@ func (w *workload) keepBest(o workload) {
 	if len(w.Latency) == 0 || (len(o.Latency) > 0 && o.Latency.quantile(0.99) < w.Latency.quantile(0.99)) {
 		w.Latency = o.Latency
 	}
-}
-
-// loadAvg is the 1-minute load average from /proc/loadavg.
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if f := strings.Fields(string(data)); len(f) > 0 {
-		return f[0]
-	}
-	return "?"
 }
 
 // measure runs the throughput and latency phases for one record size.
@@ -286,3 +194,5 @@ func tail(s string, lines int) string {
 	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(ls[max(0, len(ls)-lines):], "\n")
 }
+
+func die(format string, args ...any) { benchkit.Die("benchcompare", format, args...) }

@@ -40,18 +40,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/gregorhq/gregor/integration"
+	"github.com/gregorhq/gregor/integration/benchkit"
 )
 
 var (
@@ -61,35 +55,7 @@ var (
 	committers = flag.Int("committers", 8, "goroutines committing offsets, each with its own client and group")
 	commitSecs = flag.Duration("commit-secs", 3*time.Second, "length of the commit phase")
 	heartbeat  = flag.Duration("heartbeat", 100*time.Millisecond, "members' heartbeat interval")
-	kfakeChild = flag.Bool("kfake-child", false, "internal: run kfake and print its ready line")
 )
-
-// cleanups run at exit, also on a signal; last registered runs first.
-var (
-	cleanupMu sync.Mutex
-	cleanups  []func()
-)
-
-func atExit(f func()) {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	cleanups = append(cleanups, f)
-}
-
-func runCleanups() {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	cleanups = nil
-}
-
-func die(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "groupbench: "+format+"\n", args...)
-	runCleanups()
-	os.Exit(1)
-}
 
 // result is what was measured on one broker, one entry per round.
 type result struct {
@@ -107,37 +73,26 @@ type broker struct {
 
 func main() {
 	flag.Parse()
-	if *kfakeChild {
-		runKfake()
+	if benchkit.IsKfakeChild() {
+		benchkit.RunKfakeChild(*partitions)
 		return
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		fmt.Fprintln(os.Stderr, "groupbench: interrupted, cleaning up")
-		runCleanups()
-		os.Exit(130)
-	}()
+	benchkit.HandleSignals("groupbench")
 	if *members < 2 || *partitions < 1 || *rounds < 1 || *committers < 1 {
 		die("need -members >= 2, -partitions, -rounds and -committers >= 1")
 	}
 
-	bin := gregorBinary()
-	self, err := os.Executable()
-	if err != nil {
-		die("%v", err)
-	}
+	bin := benchkit.GregorBinary("groupbench")
 	fmt.Fprintf(os.Stderr, "groupbench: %d members (cooperative-sticky, heartbeat %v) on %d partitions; %d committers for %v; %d round(s)\n",
 		*members, *heartbeat, *partitions, *committers, *commitSecs, *rounds)
-	loadBefore := loadAvg()
+	loadBefore := benchkit.LoadAvg()
 	brokers := []*broker{
 		launch("gregor", func(ctx context.Context, dir string) (*integration.Process, error) {
 			return integration.StartGregor(ctx, bin, dir, "--log-level", "warn",
 				"--set", "group.initial.rebalance.delay.ms=0")
 		}),
 		launch("kfake", func(ctx context.Context, _ string) (*integration.Process, error) {
-			return integration.Start(ctx, self, "-kfake-child")
+			return benchkit.StartKfake(ctx)
 		}),
 	}
 
@@ -169,8 +124,8 @@ func main() {
 			fmt.Fprintf(os.Stderr, "%s: unclean stop: %v\n", b.name, err)
 		}
 	}
-	fmt.Printf("load average before: %s, after: %s (2 cores: above ~1.5 the figures are skewed by other work)\n\n", loadBefore, loadAvg())
-	runCleanups()
+	fmt.Printf("load average before: %s, after: %s (2 cores: above ~1.5 the figures are skewed by other work)\n\n", loadBefore, benchkit.LoadAvg())
+	benchkit.RunCleanups()
 	printTable(os.Stdout, brokers[0].res, brokers[1].res)
 }
 
@@ -181,63 +136,16 @@ func launch(name string, start func(ctx context.Context, dir string) (*integrati
 	if err != nil {
 		die("%v", err)
 	}
-	atExit(func() { os.RemoveAll(dir) })
+	benchkit.AtExit(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := start(ctx, dir)
 	if err != nil {
 		die("%s: %v", name, err)
 	}
-	atExit(p.Kill)
+	benchkit.AtExit(p.Kill)
 	fmt.Fprintf(os.Stderr, "%s: ready on %s (pid %d)\n", name, p.Addr(), p.Pid())
 	return &broker{name: name, p: p, res: result{name: name}}
-}
-
-// gregorBinary returns GREGOR_BIN or builds ./cmd/gregor into a temporary
-// directory.
-func gregorBinary() string {
-	if bin := os.Getenv("GREGOR_BIN"); bin != "" {
-		return bin
-	}
-	dir, err := os.MkdirTemp("", "groupbench-bin-")
-	if err != nil {
-		die("%v", err)
-	}
-	atExit(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "gregor")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/cmd/gregor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		die("build gregor: %v", err)
-	}
-	return bin
-}
-
-// runKfake is the child process: a one-broker kfake cluster on a free
-// loopback port until SIGTERM or SIGINT.
-func runKfake() {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "kfake:", err)
-		os.Exit(1)
-	}
-	fmt.Printf("kfake ready on %s\n", c.ListenAddrs()[0])
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
-	<-sigs
-	c.Close()
-}
-
-// loadAvg is the 1-minute load average from /proc/loadavg.
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if f := strings.Fields(string(data)); len(f) > 0 {
-		return f[0]
-	}
-	return "?"
 }
 
 func tail(s string, lines int) string {
@@ -256,3 +164,5 @@ func median[T time.Duration | float64](xs []T) T {
 	}
 	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }
+
+func die(format string, args ...any) { benchkit.Die("groupbench", format, args...) }

@@ -33,15 +33,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gregorhq/gregor/integration"
+	"github.com/gregorhq/gregor/integration/benchkit"
 )
 
 var (
@@ -64,33 +63,6 @@ const (
 	keyPattern = "key-%012d"
 )
 
-// cleanups run at exit, also on a signal; last registered runs first.
-var (
-	cleanupMu sync.Mutex
-	cleanups  []func()
-)
-
-func atExit(f func()) {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	cleanups = append(cleanups, f)
-}
-
-func runCleanups() {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	cleanups = nil
-}
-
-func die(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "restorebench: "+format+"\n", args...)
-	runCleanups()
-	os.Exit(1)
-}
-
 // result is one contender's figures.
 type result struct {
 	name      string
@@ -111,21 +83,21 @@ func main() {
 		<-sigs
 		die("interrupted")
 	}()
-	defer runCleanups()
+	defer benchkit.RunCleanups()
 
 	tmp, err := os.MkdirTemp("", "restorebench-")
 	if err != nil {
 		die("%v", err)
 	}
-	atExit(func() { os.RemoveAll(tmp) })
+	benchkit.AtExit(func() { os.RemoveAll(tmp) })
 	ctx := context.Background()
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	p, err := integration.StartGregor(startCtx, gregorBinary(), filepath.Join(tmp, "broker"))
+	p, err := integration.StartGregor(startCtx, benchkit.GregorBinary("restorebench"), filepath.Join(tmp, "broker"))
 	cancel()
 	if err != nil {
 		die("start gregor: %v", err)
 	}
-	atExit(func() { _ = p.Stop(10 * time.Second) })
+	benchkit.AtExit(func() { _ = p.Stop(10 * time.Second) })
 	addr := p.Addr()
 	brokerPid = p.Pid()
 
@@ -208,21 +180,4 @@ func startProfile() func() {
 	}
 }
 
-// gregorBinary returns GREGOR_BIN or builds ./cmd/gregor into a temporary directory.
-func gregorBinary() string {
-	if bin := os.Getenv("GREGOR_BIN"); bin != "" {
-		return bin
-	}
-	dir, err := os.MkdirTemp("", "restorebench-bin-")
-	if err != nil {
-		die("%v", err)
-	}
-	atExit(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "gregor")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/cmd/gregor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		die("build gregor: %v", err)
-	}
-	return bin
-}
+func die(format string, args ...any) { benchkit.Die("restorebench", format, args...) }

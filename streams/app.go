@@ -92,7 +92,6 @@ func (a *App) Start(ctx context.Context) error {
 		kgo.MaxBufferedRecords(100_000),
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.FetchMaxBytes(32 << 20),
-		kgo.WithPools(&fetchPool{}), // workers recycle the records they processed
 		kgo.OnPartitionsAssigned(a.onAssigned),
 		kgo.OnPartitionsRevoked(a.onRevoked),
 		kgo.OnPartitionsLost(a.onLost),
@@ -370,8 +369,7 @@ func (a *App) send(topic string, partition int32, key, value []byte, ts int64, h
 	if err := g.add(); err != nil {
 		return err
 	}
-	r := newProduced()
-	r.Topic, r.Partition, r.Key, r.Value, r.Timestamp = topic, partition, key, value, time.UnixMilli(ts)
+	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: time.UnixMilli(ts)}
 	for _, h := range headers {
 		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}

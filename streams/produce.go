@@ -11,21 +11,6 @@ import (
 	"github.com/gregorhq/gregor/state"
 )
 
-// produced recycles the records the application produces: a record goes back to the
-// pool once its promise has run, after which the client no longer touches it.
-var produced = sync.Pool{New: func() any { return new(kgo.Record) }}
-
-// newProduced returns a record from the pool with its fields zeroed.
-func newProduced() *kgo.Record { return produced.Get().(*kgo.Record) }
-
-// recycleProduced zeroes r, keeping its headers' capacity, and pools it.
-func recycleProduced(r *kgo.Record) {
-	h := r.Headers[:0]
-	clear(r.Headers)
-	*r = kgo.Record{Headers: h}
-	produced.Put(r)
-}
-
 // inflight counts produced records until they are acknowledged, so that a commit can
 // wait for exactly the records produced before it, while processing goes on and
 // produces more (a client-wide Flush would wait for those too).
@@ -54,9 +39,7 @@ func (f *inflight) add() error {
 	return nil
 }
 
-// done is the produce promise: it accounts for r, then recycles it.
 func (f *inflight) done(r *kgo.Record, err error) {
-	defer recycleProduced(r)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pending--
@@ -121,9 +104,7 @@ func (w *changelogWriter) Append(_ context.Context, tp state.TopicPartition, rec
 	if err := w.f.add(); err != nil {
 		return err
 	}
-	r := newProduced()
-	r.Topic, r.Partition, r.Key, r.Value = tp.Topic, tp.Partition, rec.Key, rec.Value
-	w.cl.Produce(w.ctx, r, w.f.promise)
+	w.cl.Produce(w.ctx, &kgo.Record{Topic: tp.Topic, Partition: tp.Partition, Key: rec.Key, Value: rec.Value}, w.f.promise)
 	return nil
 }
 

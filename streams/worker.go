@@ -127,11 +127,6 @@ func (w *worker) handle(m wmsg) {
 				return
 			}
 		}
-		// Nothing keeps the records themselves (their key and value bytes are not
-		// pooled and may live on in what the task made of them): give them back.
-		for _, r := range m.recs {
-			r.Recycle()
-		}
 	case msgCommit:
 		all := map[state.TopicPartition]int64{}
 		var err error

@@ -7,7 +7,9 @@
 //
 //	go test -run '^$' -bench WordCount -benchtime 1x ./streams/internal/wordcountbench/
 //
-// All three split lines with the same splitter (wordcount.Words). Each runs
+// All three split lines with the same splitter (wordcount.Words), and a throwaway
+// consumer group commits once before the first timed run, so that no run pays for the
+// broker creating __consumer_offsets. Each runs
 // GREGOR_BENCH_WC_ROUNDS rounds (default 3) from scratch and the table shows the best,
 // to damp the noise of a shared machine; GREGOR_BENCH_WC_ONLY (a comma-separated list of
 // franz-go-bare, gregor-streams, goka) runs only those, e.g. for profiling with

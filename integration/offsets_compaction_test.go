@@ -66,7 +66,7 @@ func TestConsumerOffsetsStaySmall(t *testing.T) {
 		segment    = 16 << 10
 		commits    = 20000
 		committers = 4
-		parts      = 3
+		parts      = committers // each committer owns one partition, so its last commit is that partition's
 	)
 	b := startBroker(t,
 		"--set", "offsets.topic.num.partitions=1", // one partition holds every group

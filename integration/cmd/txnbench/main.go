@@ -6,15 +6,54 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/gregorhq/gregor/integration"
 )
+
+var latency, tv1 bool
+
+// rtts collects the client-side end-to-end time of every request by API.
+type rtts struct {
+	mu sync.Mutex
+	by map[int16][]time.Duration
+}
+
+func (h *rtts) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	h.mu.Lock()
+	h.by[key] = append(h.by[key], e.DurationE2E())
+	h.mu.Unlock()
+}
+
+func (h *rtts) print(mode string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	keys := make([]int, 0, len(h.by))
+	for k, v := range h.by {
+		if len(v) >= 10 {
+			keys = append(keys, int(k))
+		}
+	}
+	sort.Ints(keys)
+	for _, k := range keys {
+		v := h.by[int16(k)]
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		var sum time.Duration
+		for _, d := range v {
+			sum += d
+		}
+		fmt.Fprintf(os.Stderr, "  %-13s %-19s n=%-6d mean=%-9v p50=%-9v p90=%-9v p99=%v\n", mode, kmsg.NameForKey(int16(k)), len(v),
+			(sum / time.Duration(len(v))).Round(time.Microsecond), v[len(v)/2].Round(time.Microsecond), v[len(v)*9/10].Round(time.Microsecond), v[len(v)*99/100].Round(time.Microsecond))
+	}
+}
 
 func main() {
 	n := flag.Int("records", 500000, "records of 100 B per phase")
@@ -22,6 +61,8 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds of each phase (interleaved); the best is kept")
 	addr := flag.String("brokers", "", "use this running broker instead of starting gregor")
 	modes := flag.String("modes", "idempotent,transactional", "phases to run")
+	flag.BoolVar(&latency, "latency", false, "print per-request round trips (client-side, by API) and, for transactions, the time per Produce calls / Flush / EndTransaction")
+	flag.BoolVar(&tv1, "tv1", false, "cap EndTxn at v4 so the client keeps the classic transaction protocol (AddPartitionsToTxn before producing) even on a broker offering KIP-890 part 2")
 	flag.Parse()
 	if *addr != "" {
 		ctx := context.Background()
@@ -96,6 +137,15 @@ func run(ctx context.Context, addr, topic, mode string, n, txnSize int) (float64
 	if mode == "transactional" {
 		opts = append(opts, kgo.TransactionalID(topic))
 	}
+	if tv1 {
+		v := kversion.Stable()
+		v.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
+		opts = append(opts, kgo.MaxVersions(v))
+	}
+	hook := &rtts{by: map[int16][]time.Duration{}}
+	if latency {
+		opts = append(opts, kgo.WithHooks(hook))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return 0, err
@@ -118,6 +168,9 @@ func run(ctx context.Context, addr, topic, mode string, n, txnSize int) (float64
 			return 0, fmt.Errorf("warm-up commit: %w", err)
 		}
 	}
+	hook.mu.Lock()
+	clear(hook.by) // measure the timed loop only
+	hook.mu.Unlock()
 	var firstErr error
 	var mu sync.Mutex
 	promise := func(_ *kgo.Record, err error) {
@@ -138,22 +191,36 @@ func run(ctx context.Context, addr, topic, mode string, n, txnSize int) (float64
 			return 0, err
 		}
 	} else {
+		var inProduce, inFlush, inEnd time.Duration
+		txns := 0
 		for done := 0; done < n; done += txnSize {
+			a := time.Now()
 			if err := cl.BeginTransaction(); err != nil {
 				return 0, fmt.Errorf("begin transaction %d: %w", done/txnSize, err)
 			}
 			for i := 0; i < txnSize && done+i < n; i++ {
 				cl.Produce(ctx, &kgo.Record{Value: value}, promise)
 			}
+			b := time.Now()
 			if err := cl.Flush(ctx); err != nil { // EndTransaction does not flush
 				return 0, err
 			}
+			c := time.Now()
 			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 				return 0, fmt.Errorf("commit transaction %d (first produce error %v): %w", done/txnSize, firstErr, err)
 			}
+			inProduce, inFlush, inEnd = inProduce+b.Sub(a), inFlush+c.Sub(b), inEnd+time.Since(c)
+			txns++
+		}
+		if latency && txns > 0 {
+			per := func(d time.Duration) time.Duration { return (d / time.Duration(txns)).Round(time.Microsecond) }
+			fmt.Fprintf(os.Stderr, "  %-13s per transaction: Produce calls %v, Flush %v, EndTransaction %v\n", mode, per(inProduce), per(inFlush), per(inEnd))
 		}
 	}
 	secs := time.Since(t0).Seconds()
+	if latency {
+		hook.print(mode)
+	}
 	if firstErr != nil {
 		return 0, firstErr
 	}

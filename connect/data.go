@@ -18,6 +18,15 @@ func NewStruct(s *Schema) *Struct {
 	return &Struct{schema: s, values: make([]any, len(s.Fields))}
 }
 
+// StructOf returns a struct of schema s (which must be a struct schema)
+// holding values, one per field in the schema's order; it keeps values
+// without copying or checking them (Validate checks). It saves the
+// per-field lookups of Put for code that builds many structs of one
+// schema.
+func StructOf(s *Schema, values []any) *Struct {
+	return &Struct{schema: s, values: values}
+}
+
 // Schema returns the struct's schema.
 func (st *Struct) Schema() *Schema { return st.schema }
 

@@ -151,10 +151,16 @@ func (e *processingError) Unwrap() error { return e.err }
 // backoff (from 300ms up to errors.retry.delay.max.ms) for up to
 // errors.retry.timeout.
 func (e *errorHandler) retry(ctx context.Context, op func() error) error {
-	deadline := time.Now().Add(e.retryTimeout)
+	start := time.Now()
+	return e.retryFrom(ctx, start, safeCall(op), op)
+}
+
+// retryFrom continues retry after a first attempt, begun at start, that
+// returned err.
+func (e *errorHandler) retryFrom(ctx context.Context, start time.Time, err error, op func() error) error {
+	deadline := start.Add(e.retryTimeout)
 	delay := initialErrorRetryDelay
 	for {
-		err := safeCall(op)
 		if err == nil || !errors.Is(err, ErrRetriable) || e.retryTimeout == 0 {
 			return err
 		}
@@ -174,6 +180,7 @@ func (e *errorHandler) retry(ctx context.Context, op func() error) error {
 			return err
 		}
 		delay *= 2
+		err = safeCall(op)
 	}
 }
 
@@ -182,7 +189,18 @@ func (e *errorHandler) retry(ctx context.Context, op func() error) error {
 // when the failure fails the task. kr is the consumed record for sinks
 // (nil for sources); what describes the record for logs.
 func (e *errorHandler) execute(ctx context.Context, stage Stage, class string, kr *kgo.Record, what func() string, op func() error) (bool, error) {
-	err := e.retry(ctx, op)
+	return e.outcome(ctx, stage, class, kr, what, e.retry(ctx, op))
+}
+
+// executeAfter is execute for an op whose first attempt, begun at start,
+// the caller made itself (the per-record fast path, free of closures) and
+// which failed with err.
+func (e *errorHandler) executeAfter(ctx context.Context, stage Stage, class string, kr *kgo.Record, what func() string, start time.Time, err error, op func() error) (bool, error) {
+	return e.outcome(ctx, stage, class, kr, what, e.retryFrom(ctx, start, err, op))
+}
+
+// outcome handles the final result of a stage after retries.
+func (e *errorHandler) outcome(ctx context.Context, stage Stage, class string, kr *kgo.Record, what func() string, err error) (bool, error) {
 	if err == nil {
 		return true, nil
 	}

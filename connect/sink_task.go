@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -175,12 +176,15 @@ func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	batch := make([]*SinkRecord, 0, fetches.NumRecords())
+	// One allocation for the poll's records, not one per record.
+	arena := make([]SinkRecord, fetches.NumRecords())
 	var convErr error
 	fetches.EachRecord(func(kr *kgo.Record) {
 		if convErr != nil {
 			return
 		}
-		sr, err := w.convert(ctx, kr)
+		sr, err := w.convert(ctx, kr, &arena[0])
+		arena = arena[1:]
 		if err != nil {
 			convErr = fmt.Errorf("record %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
 			return
@@ -237,37 +241,46 @@ func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
 }
 
 // convert runs the converters and transformations over one consumed
-// record under the connector's error handling; nil means skip it (it
-// failed and is tolerated, or a transformation dropped it).
-func (w *sinkWork) convert(ctx context.Context, kr *kgo.Record) (*SinkRecord, error) {
-	what := func() string {
-		return fmt.Sprintf("ConsumerRecord{topic=%s, partition=%d, offset=%d, key=%q, value=%q}", kr.Topic, kr.Partition, kr.Offset, kr.Key, kr.Value)
+// record under the connector's error handling, filling sr; nil means skip
+// it (it failed and is tolerated, or a transformation dropped it).
+func (w *sinkWork) convert(ctx context.Context, kr *kgo.Record, sr *SinkRecord) (*SinkRecord, error) {
+	*sr = SinkRecord{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+	// The converters run once directly, free of closures; only a failure
+	// goes through the error handler (retries, tolerance, DLQ, logging).
+	var err error
+	sr.KeySchema, sr.Key, err = toConnect(w.keyConv, kr.Topic, kr.Key)
+	if err != nil {
+		ok, err := w.eh.executeAfter(ctx, StageKeyConverter, w.keyClass, kr, describeConsumed(kr), time.Now(), err, func() error {
+			var e error
+			sr.KeySchema, sr.Key, e = w.keyConv.ToConnectData(kr.Topic, kr.Key)
+			return e
+		})
+		if !ok {
+			return nil, err
+		}
 	}
-	sr := &SinkRecord{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
-	ok, err := w.eh.execute(ctx, StageKeyConverter, w.keyClass, kr, what, func() error {
-		var e error
-		sr.KeySchema, sr.Key, e = w.keyConv.ToConnectData(kr.Topic, kr.Key)
-		return e
-	})
-	if !ok {
-		return nil, err
+	sr.ValueSchema, sr.Value, err = toConnect(w.valConv, kr.Topic, kr.Value)
+	if err != nil {
+		ok, err := w.eh.executeAfter(ctx, StageValueConverter, w.valClass, kr, describeConsumed(kr), time.Now(), err, func() error {
+			var e error
+			sr.ValueSchema, sr.Value, e = w.valConv.ToConnectData(kr.Topic, kr.Value)
+			return e
+		})
+		if !ok {
+			return nil, err
+		}
 	}
-	ok, err = w.eh.execute(ctx, StageValueConverter, w.valClass, kr, what, func() error {
-		var e error
-		sr.ValueSchema, sr.Value, e = w.valConv.ToConnectData(kr.Topic, kr.Value)
-		return e
-	})
-	if !ok {
-		return nil, err
-	}
-	for _, hd := range kr.Headers {
-		sr.Headers = append(sr.Headers, Header{Key: hd.Key, Value: hd.Value})
+	if len(kr.Headers) > 0 {
+		sr.Headers = make([]Header, len(kr.Headers))
+		for i, hd := range kr.Headers {
+			sr.Headers[i] = Header{Key: hd.Key, Value: hd.Value}
+		}
 	}
 	if len(w.chain) == 0 {
 		return sr, nil
 	}
 	var r *Record
-	ok, err = w.eh.execute(ctx, StageTransformation, "", kr, what, func() error {
+	ok, err := w.eh.execute(ctx, StageTransformation, "", kr, describeConsumed(kr), func() error {
 		var e error
 		r, e = w.chain.apply(sinkToRecord(sr))
 		return e
@@ -276,6 +289,24 @@ func (w *sinkWork) convert(ctx context.Context, kr *kgo.Record) (*SinkRecord, er
 		return nil, err
 	}
 	return recordToSink(sr, r), nil
+}
+
+// describeConsumed describes a record for error logs; it is only built on
+// failures.
+func describeConsumed(kr *kgo.Record) func() string {
+	return func() string {
+		return fmt.Sprintf("ConsumerRecord{topic=%s, partition=%d, offset=%d, key=%q, value=%q}", kr.Topic, kr.Partition, kr.Offset, kr.Key, kr.Value)
+	}
+}
+
+// toConnect is one converter call, with safeCall's panic recovery.
+func toConnect(c Converter, topic string, data []byte) (s *Schema, v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return c.ToConnectData(topic, data)
 }
 
 // flushAndCommitLocked flushes the task and commits the offsets consumed

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type sourceWork struct {
 	pending  map[string]map[string]any
 	lastPart map[string]any
 	lastKey  string
+	// onProducedFn is onProduced bound once, not once per record.
+	onProducedFn func(*kgo.Record, error)
 
 	errMu   sync.Mutex
 	prodErr error // first produce failure
@@ -125,6 +128,7 @@ func (w *sourceWork) run(ctx context.Context, r *taskRunner) error {
 	}
 	defer w.client.Close()
 	w.topics = map[string]bool{}
+	w.onProducedFn = w.onProduced
 	w.pending = map[string]map[string]any{}
 	w.committer, _ = w.task.(SourceTaskCommitter)
 	w.task.Initialize(sourceCtx{w: w})
@@ -204,12 +208,9 @@ func (w *sourceWork) send(ctx context.Context, orig *SourceRecord) error {
 
 // prepare runs the transformations and converters; nil means skip.
 func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Record, error) {
-	what := func() string {
-		return fmt.Sprintf("SourceRecord{topic=%s, partition=%v, offset=%v, key=%v, value=%v}", orig.Topic, orig.SourcePartition, orig.SourceOffset, orig.Key, orig.Value)
-	}
 	rec := orig
 	if len(w.chain) > 0 {
-		ok, err := w.eh.execute(ctx, StageTransformation, "", nil, what, func() error {
+		ok, err := w.eh.execute(ctx, StageTransformation, "", nil, describeSource(orig), func() error {
 			var e error
 			rec, e = w.transform(orig)
 			return e
@@ -218,32 +219,63 @@ func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Reco
 			return nil, err
 		}
 	}
-	var key, val []byte
-	ok, err := w.eh.execute(ctx, StageKeyConverter, w.keyClass, nil, what, func() error {
-		var e error
-		key, e = w.keyConv.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
-		return e
-	})
-	if !ok {
-		return nil, err
+	// The converters run once directly, free of closures; only a failure
+	// goes through the error handler (retries, tolerance, logging).
+	key, err := fromConnect(w.keyConv, rec.Topic, rec.KeySchema, rec.Key)
+	if err != nil {
+		ok, err := w.eh.executeAfter(ctx, StageKeyConverter, w.keyClass, nil, describeSource(orig), time.Now(), err, func() error {
+			var e error
+			key, e = w.keyConv.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
+			return e
+		})
+		if !ok {
+			return nil, err
+		}
 	}
-	ok, err = w.eh.execute(ctx, StageValueConverter, w.valClass, nil, what, func() error {
-		var e error
-		val, e = w.valConv.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
-		return e
-	})
-	if !ok {
-		return nil, err
+	val, err := fromConnect(w.valConv, rec.Topic, rec.ValueSchema, rec.Value)
+	if err != nil {
+		ok, err := w.eh.executeAfter(ctx, StageValueConverter, w.valClass, nil, describeSource(orig), time.Now(), err, func() error {
+			var e error
+			val, e = w.valConv.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
+			return e
+		})
+		if !ok {
+			return nil, err
+		}
 	}
 	kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
-	for _, hd := range rec.Headers {
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: hd.Key, Value: hd.Value})
+	if len(rec.Headers) > 0 {
+		kr.Headers = make([]kgo.RecordHeader, len(rec.Headers))
+		for i, hd := range rec.Headers {
+			kr.Headers[i] = kgo.RecordHeader{Key: hd.Key, Value: hd.Value}
+		}
 	}
 	if rec.Partition != nil {
 		kr.Partition = *rec.Partition
-		kr.Context = context.WithValue(context.Background(), manualPartition{}, true)
+		kr.Context = manualPartitionCtx
 	}
 	return kr, nil
+}
+
+// describeSource describes a record for error logs; it is only built on
+// failures.
+func describeSource(orig *SourceRecord) func() string {
+	return func() string {
+		return fmt.Sprintf("SourceRecord{topic=%s, partition=%v, offset=%v, key=%v, value=%v}", orig.Topic, orig.SourcePartition, orig.SourceOffset, orig.Key, orig.Value)
+	}
+}
+
+// manualPartitionCtx marks a record whose SourceRecord chose a partition.
+var manualPartitionCtx = context.WithValue(context.Background(), manualPartition{}, true)
+
+// fromConnect is one converter call, with safeCall's panic recovery.
+func fromConnect(c Converter, topic string, s *Schema, v any) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return c.FromConnectData(topic, s, v)
 }
 
 func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
@@ -251,7 +283,7 @@ func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
 		w.topics[kr.Topic] = true
 		_ = w.h.statuses.AddTopic(w.id.Connector, kr.Topic)
 	}
-	cb := w.onProduced
+	cb := w.onProducedFn
 	if w.committer != nil {
 		cb = func(kr *kgo.Record, err error) {
 			w.onProduced(kr, err)

@@ -87,10 +87,39 @@ func (c *JSON) FromConnectData(_ string, s *connect.Schema, v any) ([]byte, erro
 	if v == nil && !c.schemasEnabled && s.Optional && (s.Default == nil || !c.replaceNull) {
 		return nil, nil // a tombstone, as Kafka writes a null JSON value
 	}
-	if !c.schemasEnabled {
-		return appendValue(nil, s, v, c.decimal, c.replaceNull)
+	// Encode into a pooled scratch buffer and return an exact-size copy:
+	// one allocation per record instead of one per doubling.
+	bp := scratchPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledScratch {
+			scratchPool.Put(bp)
+		}
+	}()
+	b, err := c.appendTo((*bp)[:0], s, v)
+	if b != nil {
+		*bp = b
 	}
-	b := make([]byte, 0, 128)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, nil // as appending nothing to a nil slice gave before
+	}
+	return append(make([]byte, 0, len(b)), b...), nil
+}
+
+// scratchPool holds encoding buffers for FromConnectData.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledScratch keeps huge one-off records' buffers out of the pool.
+const maxPooledScratch = 1 << 20
+
+// appendTo appends the serialized form of v (with the schema envelope when
+// schemas are enabled).
+func (c *JSON) appendTo(b []byte, s *connect.Schema, v any) ([]byte, error) {
+	if !c.schemasEnabled {
+		return appendValue(b, s, v, c.decimal, c.replaceNull)
+	}
 	b = append(b, `{"schema":`...)
 	if s == nil {
 		b = append(b, "null"...)

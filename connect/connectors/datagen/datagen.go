@@ -222,12 +222,18 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 		}
 	}
 	part := map[string]any{TaskField: t.taskID}
+	// One allocation each for the batch's records and field values, not
+	// one per record.
 	recs := make([]*connect.SourceRecord, n)
+	arena := make([]connect.SourceRecord, n)
+	nf := len(t.gen.schema.Fields)
+	vals := make([]any, n*nf)
 	for i := range recs {
-		key, val := t.gen.record()
+		key, val := t.gen.record(vals[i*nf : (i+1)*nf : (i+1)*nf])
 		t.count++
-		recs[i] = &connect.SourceRecord{SourcePartition: part, SourceOffset: map[string]any{IterationField: t.count},
+		arena[i] = connect.SourceRecord{SourcePartition: part, SourceOffset: map[string]any{IterationField: t.count},
 			Topic: t.topic, KeySchema: t.gen.keySchema, Key: key, ValueSchema: t.gen.schema, Value: val}
+		recs[i] = &arena[i]
 	}
 	return recs, nil
 }

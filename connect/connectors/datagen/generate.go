@@ -17,6 +17,7 @@ type generator struct {
 	schema    *connect.Schema
 	keySchema *connect.Schema
 	keyField  string
+	keyIndex  int // of keyField in schema.Fields; -1 for none
 	rng       *rand.Rand
 	fields    []func(r *rand.Rand, seq int64) any
 	seq       int64
@@ -98,7 +99,7 @@ func quickstartNames() []string {
 }
 
 func newGenerator(props map[string]string) (*generator, error) {
-	g := &generator{rng: newRand(props)}
+	g := &generator{rng: newRand(props), keyIndex: -1}
 	if q := strings.ToLower(strings.TrimSpace(props[QuickstartConfig])); q != "" {
 		qs, ok := quickstarts[q]
 		if !ok {
@@ -137,23 +138,27 @@ func newGenerator(props map[string]string) (*generator, error) {
 		if !ok {
 			return nil, fmt.Errorf("datagen: %s: no field %q", KeyFieldConfig, g.keyField)
 		}
-		g.keySchema = f.Schema
+		g.keySchema, g.keyIndex = f.Schema, f.Index
 	}
 	return g, nil
 }
 
-// record returns the next key and value.
-func (g *generator) record() (any, *connect.Struct) {
+// record returns the next key and value; the value's fields are stored in
+// vals, which must have one element per field.
+func (g *generator) record(vals []any) (any, *connect.Struct) {
 	g.seq++
-	st := connect.NewStruct(g.schema)
 	for i, f := range g.schema.Fields {
-		_ = st.Put(f.Name, g.fields[i](g.rng, g.seq))
+		v := g.fields[i](g.rng, g.seq)
+		if connect.Validate(f.Schema, v) != nil {
+			v = nil // as Struct.Put leaves a value it refuses
+		}
+		vals[i] = v
 	}
 	var key any
-	if g.keyField != "" {
-		key = st.Get(g.keyField)
+	if g.keyIndex >= 0 {
+		key = vals[g.keyIndex]
 	}
-	return key, st
+	return key, connect.StructOf(g.schema, vals)
 }
 
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

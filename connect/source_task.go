@@ -8,15 +8,18 @@ import (
 	"maps"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// sourceWork runs a source task: Poll, convert, produce; and every
-// offset.flush.interval.ms (and on stop) wait for the producer to have
-// every polled record acknowledged, then store the offsets. Offsets are
-// therefore never ahead of what Kafka has.
+// sourceWork runs a source task: Poll, convert, produce; every
+// offset.flush.interval.ms it stores the offsets of the polled batches
+// that Kafka has fully acknowledged (oldest first, without waiting for the
+// rest), and on pause and stop it waits for every polled record to be
+// acknowledged and stores all offsets. Offsets are therefore never ahead
+// of what Kafka has.
 type sourceWork struct {
 	h        *Standalone
 	id       TaskID
@@ -34,11 +37,13 @@ type sourceWork struct {
 	topics    map[string]bool
 	// pending holds, per offset key, the latest offset polled since the
 	// last commit; only the run goroutine touches it.
-	pending  map[string]map[string]any
+	pending map[string]map[string]any
+	// inflight are the polled batches whose offsets are not stored yet,
+	// oldest first; cur is the batch being sent.
+	inflight []*sentBatch
+	cur      *sentBatch
 	lastPart map[string]any
 	lastKey  string
-	// onProducedFn is onProduced bound once, not once per record.
-	onProducedFn func(*kgo.Record, error)
 
 	errMu   sync.Mutex
 	prodErr error // first produce failure
@@ -128,7 +133,6 @@ func (w *sourceWork) run(ctx context.Context, r *taskRunner) error {
 	}
 	defer w.client.Close()
 	w.topics = map[string]bool{}
-	w.onProducedFn = w.onProduced
 	w.pending = map[string]map[string]any{}
 	w.committer, _ = w.task.(SourceTaskCommitter)
 	w.task.Initialize(sourceCtx{w: w})
@@ -174,16 +178,18 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		retries = 0
+		w.beginBatch()
 		for _, rec := range recs {
 			if err := w.send(ctx, rec); err != nil {
 				return err
 			}
 		}
+		w.endBatch()
 		if err := w.producedErr(); err != nil {
 			return err
 		}
 		if time.Since(lastCommit) >= w.h.cfg.OffsetFlushInterval {
-			if err := w.commit(); err != nil {
+			if err := w.commitAcked(); err != nil {
 				return err
 			}
 			lastCommit = time.Now()
@@ -283,9 +289,12 @@ func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
 		w.topics[kr.Topic] = true
 		_ = w.h.statuses.AddTopic(w.id.Connector, kr.Topic)
 	}
-	cb := w.onProducedFn
+	b := w.cur
+	b.remaining.Add(1)
+	cb := b.cb
 	if w.committer != nil {
 		cb = func(kr *kgo.Record, err error) {
+			defer b.remaining.Add(-1)
 			w.onProduced(kr, err)
 			if err == nil {
 				md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
@@ -348,6 +357,62 @@ func (w *sourceWork) producedErr() error {
 	return nil
 }
 
+// sentBatch is one poll's records on their way to Kafka: its offsets may
+// be stored once all of its records, and all earlier batches', are
+// acknowledged.
+type sentBatch struct {
+	remaining atomic.Int64 // records not acknowledged yet, +1 while sending
+	offsets   map[string]map[string]any
+	cb        func(*kgo.Record, error) // one closure per batch, not per record
+}
+
+func (w *sourceWork) beginBatch() {
+	b := &sentBatch{}
+	b.remaining.Store(1)
+	b.cb = func(kr *kgo.Record, err error) {
+		w.onProduced(kr, err)
+		b.remaining.Add(-1)
+	}
+	w.cur = b
+}
+
+func (w *sourceWork) endBatch() {
+	b := w.cur
+	if len(w.pending) > 0 {
+		b.offsets, w.pending = w.pending, map[string]map[string]any{}
+	}
+	w.inflight = append(w.inflight, b)
+	b.remaining.Add(-1)
+}
+
+// commitAcked stores the offsets of the oldest batches that Kafka has
+// fully acknowledged, without waiting for the rest: the periodic commit
+// does not stall the task. Offsets are never ahead of what Kafka has.
+func (w *sourceWork) commitAcked() error {
+	if err := w.producedErr(); err != nil {
+		return err
+	}
+	n := 0
+	for n < len(w.inflight) && w.inflight[n].remaining.Load() == 0 {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	// A produce failure is recorded before its batch counts as done.
+	if err := w.producedErr(); err != nil {
+		return err
+	}
+	offs := map[string]map[string]any{}
+	for _, b := range w.inflight[:n] {
+		maps.Copy(offs, b.offsets)
+	}
+	w.inflight = append(w.inflight[:0], w.inflight[n:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), w.h.cfg.OffsetFlushTimeout)
+	defer cancel()
+	return w.storeOffsets(ctx, offs)
+}
+
 // commit waits until everything produced is acknowledged and then stores
 // the pending offsets.
 func (w *sourceWork) commit() error {
@@ -362,11 +427,23 @@ func (w *sourceWork) commit() error {
 	if err := w.producedErr(); err != nil {
 		return err
 	}
-	if len(w.pending) == 0 {
+	offs := map[string]map[string]any{}
+	for _, b := range w.inflight {
+		maps.Copy(offs, b.offsets)
+	}
+	maps.Copy(offs, w.pending)
+	w.inflight = w.inflight[:0]
+	clear(w.pending)
+	return w.storeOffsets(ctx, offs)
+}
+
+// storeOffsets writes offsets to the offset store and tells the task.
+func (w *sourceWork) storeOffsets(ctx context.Context, offs map[string]map[string]any) error {
+	if len(offs) == 0 {
 		return nil
 	}
-	vals := make(map[string][]byte, len(w.pending))
-	for k, off := range w.pending {
+	vals := make(map[string][]byte, len(offs))
+	for k, off := range offs {
 		b, err := json.Marshal(off)
 		if err != nil {
 			return fmt.Errorf("offset commit: encode offset: %w", err)
@@ -376,7 +453,6 @@ func (w *sourceWork) commit() error {
 	if err := w.h.offsets.Set(ctx, vals); err != nil {
 		return fmt.Errorf("offset commit: %w", err)
 	}
-	clear(w.pending)
 	if w.committer != nil {
 		if err := w.committer.Commit(); err != nil {
 			w.h.log.Warn("task commit failed", "connector", w.id.Connector, "err", err)

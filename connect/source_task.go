@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -178,7 +179,7 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		retries = 0
-		w.beginBatch()
+		w.beginBatch(len(recs))
 		for _, rec := range recs {
 			if err := w.send(ctx, rec); err != nil {
 				return err
@@ -249,7 +250,8 @@ func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Reco
 			return nil, err
 		}
 	}
-	kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
+	kr := w.cur.newRecord()
+	*kr = kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
 	if len(rec.Headers) > 0 {
 		kr.Headers = make([]kgo.RecordHeader, len(rec.Headers))
 		for i, hd := range rec.Headers {
@@ -312,7 +314,7 @@ func (w *sourceWork) trackOffset(orig *SourceRecord) error {
 	var err error
 	if orig.SourcePartition != nil && orig.SourceOffset != nil {
 		k := w.lastKey
-		if w.lastPart == nil || !shallowEqual(w.lastPart, orig.SourcePartition) {
+		if w.lastPart == nil || !sameMap(w.lastPart, orig.SourcePartition) && !shallowEqual(w.lastPart, orig.SourcePartition) {
 			k, err = OffsetKey(w.id.Connector, orig.SourcePartition)
 			if err != nil {
 				return err
@@ -364,10 +366,21 @@ type sentBatch struct {
 	remaining atomic.Int64 // records not acknowledged yet, +1 while sending
 	offsets   map[string]map[string]any
 	cb        func(*kgo.Record, error) // one closure per batch, not per record
+	recs      []kgo.Record             // allocated at once for the batch
 }
 
-func (w *sourceWork) beginBatch() {
-	b := &sentBatch{}
+// newRecord returns a zero record from the batch's allocation.
+func (b *sentBatch) newRecord() *kgo.Record {
+	if len(b.recs) == 0 {
+		return new(kgo.Record)
+	}
+	r := &b.recs[0]
+	b.recs = b.recs[1:]
+	return r
+}
+
+func (w *sourceWork) beginBatch(n int) {
+	b := &sentBatch{recs: make([]kgo.Record, n)}
 	b.remaining.Store(1)
 	b.cb = func(kr *kgo.Record, err error) {
 		w.onProduced(kr, err)
@@ -378,6 +391,7 @@ func (w *sourceWork) beginBatch() {
 
 func (w *sourceWork) endBatch() {
 	b := w.cur
+	b.recs = nil
 	if len(w.pending) > 0 {
 		b.offsets, w.pending = w.pending, map[string]map[string]any{}
 	}
@@ -459,6 +473,12 @@ func (w *sourceWork) storeOffsets(ctx context.Context, offs map[string]map[strin
 		}
 	}
 	return nil
+}
+
+// sameMap reports whether a and b are the same map (as a task that
+// reuses one partition map for its records passes).
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // shallowEqual compares two partition maps whose values are comparable

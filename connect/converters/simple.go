@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/gregorhq/gregor/connect"
@@ -33,6 +34,19 @@ func (String) FromConnectData(_ string, _ *connect.Schema, v any) ([]byte, error
 		return []byte(x), nil
 	case []byte:
 		return x, nil
+	// Integers and booleans without fmt; the text is fmt.Sprint's.
+	case int8:
+		return strconv.AppendInt(nil, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(nil, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(nil, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(nil, x, 10), nil
+	case int:
+		return strconv.AppendInt(nil, int64(x), 10), nil
+	case bool:
+		return strconv.AppendBool(nil, x), nil
 	}
 	return []byte(fmt.Sprint(v)), nil
 }

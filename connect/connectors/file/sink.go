@@ -10,8 +10,8 @@ import (
 )
 
 // Sink is FileStreamSink: it appends each record's value, one per line, to
-// a file (or stdout). Flush makes the lines durable (fsync) before the
-// worker commits the consumed offsets.
+// a file (or stdout), buffered and written once per Put. Flush makes the
+// lines durable (fsync) before the worker commits the consumed offsets.
 type Sink struct {
 	props map[string]string
 }
@@ -85,6 +85,12 @@ func (t *SinkTask) Put(records []*connect.SinkRecord) error {
 		if err != nil {
 			return fmt.Errorf("file sink: write: %w", err)
 		}
+	}
+	// Hand the batch's lines to the OS, as Kafka's FileStreamSinkTask
+	// prints them at put: one write per Put, not one per line. Only Flush
+	// syncs.
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("file sink: write: %w", err)
 	}
 	return nil
 }

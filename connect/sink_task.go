@@ -147,9 +147,12 @@ func (w *sinkWork) loop(ctx context.Context, r *taskRunner) error {
 		// was Put gets flushed and committed even when no more records come.
 		wait := min(max(time.Until(lastCommit.Add(w.h.cfg.OffsetFlushInterval)), 10*time.Millisecond), time.Second)
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
-		fetches := w.client.PollRecords(pollCtx, maxRecs)
+		// Take everything the client has buffered, so that it fetches the
+		// next batch while this one is delivered, in Puts of at most
+		// max.poll.records.
+		fetches := w.client.PollFetches(pollCtx)
 		cancel()
-		err := w.process(ctx, fetches)
+		err := w.process(ctx, fetches, maxRecs)
 		if err == nil && (time.Since(lastCommit) >= w.h.cfg.OffsetFlushInterval || w.commitReq) {
 			w.mu.Lock()
 			err = w.flushAndCommitLocked()
@@ -164,8 +167,9 @@ func (w *sinkWork) loop(ctx context.Context, r *taskRunner) error {
 	return nil
 }
 
-// process converts and delivers one poll's records.
-func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
+// process converts and delivers one poll's records, in Puts of at most
+// maxRecs (max.poll.records) records each.
+func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches, maxRecs int) error {
 	for _, fe := range fetches.Errors() {
 		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, kgo.ErrClientClosed) {
 			continue
@@ -175,26 +179,39 @@ func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
 	if fetches.NumRecords() == 0 {
 		return nil
 	}
-	batch := make([]*SinkRecord, 0, fetches.NumRecords())
-	// One allocation for the poll's records, not one per record.
-	arena := make([]SinkRecord, fetches.NumRecords())
-	var convErr error
-	fetches.EachRecord(func(kr *kgo.Record) {
-		if convErr != nil {
-			return
-		}
-		sr, err := w.convert(ctx, kr, &arena[0])
-		arena = arena[1:]
+	recs := fetches.Records()
+	for len(recs) > 0 && ctx.Err() == nil {
+		n := min(len(recs), maxRecs)
+		rewound, err := w.put(ctx, recs[:n])
 		if err != nil {
-			convErr = fmt.Errorf("record %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
-			return
+			return err
+		}
+		recs = recs[n:]
+		if len(rewound) > 0 {
+			// The task moved these partitions: what was polled after the
+			// Put that asked is fetched again from the new offsets.
+			recs = slices.DeleteFunc(recs, func(kr *kgo.Record) bool {
+				return rewound[TopicPartition{Topic: kr.Topic, Partition: kr.Partition}]
+			})
+		}
+	}
+	return nil
+}
+
+// put converts and delivers one Put's worth of records, and returns the
+// partitions the task asked to rewind.
+func (w *sinkWork) put(ctx context.Context, recs []*kgo.Record) (map[TopicPartition]bool, error) {
+	batch := make([]*SinkRecord, 0, len(recs))
+	// One allocation for the Put's records, not one per record.
+	arena := make([]SinkRecord, len(recs))
+	for i, kr := range recs {
+		sr, err := w.convert(ctx, kr, &arena[i])
+		if err != nil {
+			return nil, fmt.Errorf("record %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
 		}
 		if sr != nil {
 			batch = append(batch, sr)
 		}
-	})
-	if convErr != nil {
-		return convErr
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -204,40 +221,46 @@ func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches) error {
 			break
 		}
 		if !errors.Is(err, ErrRetriable) {
-			return fmt.Errorf("put: %w", err)
+			return nil, fmt.Errorf("put: %w", err)
 		}
 		w.mu.Unlock()
 		ok := retryBackoff(ctx, attempt)
 		w.mu.Lock()
 		if !ok {
-			return nil // stopping: these records are not committed
+			return nil, nil // stopping: these records are not committed
 		}
 	}
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if n := len(p.Records); n > 0 {
-			tp := TopicPartition{Topic: p.Topic, Partition: p.Partition}
-			if w.assigned[tp] {
-				w.current[tp] = p.Records[n-1].Offset + 1
-			}
-			if !w.topics[p.Topic] {
-				w.topics[p.Topic] = true
-				_ = w.h.statuses.AddTopic(w.id.Connector, p.Topic)
-			}
+	// Records come in offset order per partition: the last one of each
+	// run of a partition sets its next offset.
+	for i, kr := range recs {
+		if i+1 < len(recs) && recs[i+1].Partition == kr.Partition && recs[i+1].Topic == kr.Topic {
+			continue
 		}
-	})
-	if len(w.rewinds) > 0 {
-		set := map[string]map[int32]kgo.EpochOffset{}
-		for tp, off := range w.rewinds {
-			if set[tp.Topic] == nil {
-				set[tp.Topic] = map[int32]kgo.EpochOffset{}
-			}
-			set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
-			w.current[tp] = off
+		tp := TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
+		if w.assigned[tp] {
+			w.current[tp] = kr.Offset + 1
 		}
-		clear(w.rewinds)
-		w.client.SetOffsets(set)
+		if !w.topics[kr.Topic] {
+			w.topics[kr.Topic] = true
+			_ = w.h.statuses.AddTopic(w.id.Connector, kr.Topic)
+		}
 	}
-	return nil
+	if len(w.rewinds) == 0 {
+		return nil, nil
+	}
+	rewound := make(map[TopicPartition]bool, len(w.rewinds))
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for tp, off := range w.rewinds {
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		w.current[tp] = off
+		rewound[tp] = true
+	}
+	clear(w.rewinds)
+	w.client.SetOffsets(set)
+	return rewound, nil
 }
 
 // convert runs the converters and transformations over one consumed

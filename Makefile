@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1x
-CLEANBENCH_MB ?= 200
+CLEANBENCH_MB ?= 600
 
 .PHONY: build test test-unit test-integration bench fuzz lint conformance clean
 

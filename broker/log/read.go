@@ -5,9 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"sync"
 )
+
+// maxSegmentGoneRetries bounds how often a read starts over because a
+// segment it had picked was swapped out (by the cleaner or retention)
+// before it could open it. Each retry sees a newer segment list, so only a
+// cleaner swapping continuously could exhaust it.
+const maxSegmentGoneRetries = 100
 
 // Read returns whole batches in offset order, starting with the batch that
 // contains offset (a fetch from the middle of a batch gets that batch),
@@ -36,10 +43,13 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int32, maxOffset int
 			if offset < l.logStart.Load() {
 				return nil, fmt.Errorf("%w: %d below log start %d", ErrOffsetOutOfRange, offset, l.logStart.Load())
 			}
-			if attempt < 3 {
-				// A cleaner swap may be under way: wait for it.
+			if attempt < maxSegmentGoneRetries {
+				// A cleaner swap or retention replaced the segment after
+				// this read took its snapshot of the list: wait for the
+				// swap to finish and read again from the new list.
 				l.mu.Lock()
 				l.mu.Unlock()
+				runtime.Gosched()
 				continue
 			}
 		}

@@ -157,7 +157,7 @@ func recordTimes(batch []byte, h *BatchHeader, fn func(offsetDelta int32, ts int
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
 	for attempt := 0; ; attempt++ {
 		offset, timestamp, found, err = l.offsetForTimestamp(ts)
-		if !errors.Is(err, errSegmentGone) || attempt >= 3 || l.isClosed.Load() {
+		if !errors.Is(err, errSegmentGone) || attempt >= maxSegmentGoneRetries || l.isClosed.Load() {
 			return offset, timestamp, found, err
 		}
 		l.mu.Lock() // a cleaner swap may be under way: wait for it

@@ -179,13 +179,15 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		retries = 0
-		w.beginBatch(len(recs))
-		for _, rec := range recs {
-			if err := w.send(ctx, rec); err != nil {
-				return err
+		if len(recs) > 0 {
+			w.beginBatch(len(recs))
+			for _, rec := range recs {
+				if err := w.send(ctx, rec); err != nil {
+					return err
+				}
 			}
+			w.endBatch()
 		}
-		w.endBatch()
 		if err := w.producedErr(); err != nil {
 			return err
 		}

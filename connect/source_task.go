@@ -45,6 +45,7 @@ type sourceWork struct {
 	cur      *sentBatch
 	lastPart map[string]any
 	lastKey  string
+	lastOff  map[string]any // lastKey's latest offset, not yet in pending
 
 	errMu   sync.Mutex
 	prodErr error // first produce failure
@@ -313,19 +314,27 @@ func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
 
 // trackOffset remembers the record's source offset for the next commit.
 func (w *sourceWork) trackOffset(orig *SourceRecord) error {
-	var err error
 	if orig.SourcePartition != nil && orig.SourceOffset != nil {
-		k := w.lastKey
 		if w.lastPart == nil || !sameMap(w.lastPart, orig.SourcePartition) && !shallowEqual(w.lastPart, orig.SourcePartition) {
-			k, err = OffsetKey(w.id.Connector, orig.SourcePartition)
+			k, err := OffsetKey(w.id.Connector, orig.SourcePartition)
 			if err != nil {
 				return err
 			}
+			w.settleOffset()
 			w.lastPart, w.lastKey = orig.SourcePartition, k
 		}
-		w.pending[k] = orig.SourceOffset
+		w.lastOff = orig.SourceOffset
 	}
 	return nil
+}
+
+// settleOffset moves the held offset of the last partition into pending;
+// holding it saves a map write per record of a run of one partition.
+func (w *sourceWork) settleOffset() {
+	if w.lastOff != nil {
+		w.pending[w.lastKey] = w.lastOff
+		w.lastOff = nil
+	}
 }
 
 // transform runs the transformation chain; nil means the record was
@@ -394,6 +403,7 @@ func (w *sourceWork) beginBatch(n int) {
 func (w *sourceWork) endBatch() {
 	b := w.cur
 	b.recs = nil
+	w.settleOffset()
 	if len(w.pending) > 0 {
 		b.offsets, w.pending = w.pending, map[string]map[string]any{}
 	}
@@ -447,6 +457,7 @@ func (w *sourceWork) commit() error {
 	for _, b := range w.inflight {
 		maps.Copy(offs, b.offsets)
 	}
+	w.settleOffset()
 	maps.Copy(offs, w.pending)
 	w.inflight = w.inflight[:0]
 	clear(w.pending)

@@ -99,20 +99,10 @@ func handleTxnOffsetCommit(b *Broker, r *request) (kmsg.Response, error) {
 // checkTxnOffsetCommit checks the producer against its transaction and that
 // the group's offsets partition is part of it.
 func (b *Broker) checkTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, gc *group.Coordinator, fenced *kerr.Error) *kerr.Error {
-	e := b.lookupTxn(req.TransactionalID)
-	if e == nil {
-		return kerr.InvalidProducerIDMapping
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.txn == nil {
-		return kerr.InvalidProducerIDMapping
-	}
-	if kErr := e.txn.CheckProducer(req.ProducerID, req.ProducerEpoch, fenced); kErr != nil {
-		return kErr
-	}
-	if !e.txn.Has(txn.TopicPartition{Topic: offsetsTopic, Partition: gc.PartitionFor(req.Group)}) {
-		return kerr.InvalidTxnState
-	}
-	return nil
+	return b.withProducer(req.TransactionalID, req.ProducerID, req.ProducerEpoch, fenced, func(e *txnEntry) *kerr.Error {
+		if !e.txn.Has(txn.TopicPartition{Topic: offsetsTopic, Partition: gc.PartitionFor(req.Group)}) {
+			return kerr.InvalidTxnState
+		}
+		return nil
+	})
 }

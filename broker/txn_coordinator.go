@@ -293,8 +293,9 @@ func (b *Broker) finishMarkers(e *txnEntry, now int64) error {
 	return nil
 }
 
-// endTxn handles EndTxn.
-func (b *Broker) endTxn(id string, pid int64, epoch int16, commit bool, fenced *kerr.Error) *kerr.Error {
+// withProducer runs fn on a transactional ID's entry, locked, once the
+// request's producer ID and epoch have been checked against it.
+func (b *Broker) withProducer(id string, pid int64, epoch int16, fenced *kerr.Error, fn func(e *txnEntry) *kerr.Error) *kerr.Error {
 	e := b.lookupTxn(id)
 	if e == nil {
 		return kerr.InvalidProducerIDMapping
@@ -307,6 +308,18 @@ func (b *Broker) endTxn(id string, pid int64, epoch int16, commit bool, fenced *
 	if kErr := e.txn.CheckProducer(pid, epoch, fenced); kErr != nil {
 		return kErr
 	}
+	return fn(e)
+}
+
+// endTxn handles EndTxn.
+func (b *Broker) endTxn(id string, pid int64, epoch int16, commit bool, fenced *kerr.Error) *kerr.Error {
+	return b.withProducer(id, pid, epoch, fenced, func(e *txnEntry) *kerr.Error {
+		return b.endTxnLocked(e, commit)
+	})
+}
+
+func (b *Broker) endTxnLocked(e *txnEntry, commit bool) *kerr.Error {
+	id := e.txn.ID
 	now := time.Now().UnixMilli()
 	next := e.txn.Clone()
 	d, kErr := next.End(commit, now)
@@ -325,21 +338,15 @@ func (b *Broker) endTxn(id string, pid int64, epoch int16, commit bool, fenced *
 	return nil
 }
 
-// addToTxn adds partitions to a producer's transaction. check validates
-// each partition first (unknown ones fail the whole request).
+// addToTxn adds partitions to a producer's transaction, starting it.
 func (b *Broker) addToTxn(id string, pid int64, epoch int16, parts []txn.TopicPartition, fenced *kerr.Error) *kerr.Error {
-	e := b.lookupTxn(id)
-	if e == nil {
-		return kerr.InvalidProducerIDMapping
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.txn == nil {
-		return kerr.InvalidProducerIDMapping
-	}
-	if kErr := e.txn.CheckProducer(pid, epoch, fenced); kErr != nil {
-		return kErr
-	}
+	return b.withProducer(id, pid, epoch, fenced, func(e *txnEntry) *kerr.Error {
+		return b.addToTxnLocked(e, parts)
+	})
+}
+
+func (b *Broker) addToTxnLocked(e *txnEntry, parts []txn.TopicPartition) *kerr.Error {
+	id := e.txn.ID
 	next := e.txn.Clone()
 	if !next.AddPartitions(parts, time.Now().UnixMilli()) {
 		return nil

@@ -19,6 +19,7 @@ type WindowEntry struct {
 	Value string
 }
 
+// String renders the entry as key@[start,end]=value, for test failures.
 func (e WindowEntry) String() string {
 	return fmt.Sprintf("%s@[%d,%d]=%s", e.Key, e.Start, e.End, e.Value)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -143,7 +144,16 @@ func appendResponse(dst []byte, r *request, resp kmsg.Response) []byte {
 	return dst
 }
 
-func (c *conn) handle(r *request) (kmsg.Response, error) {
+// handle answers one request. A handler that panics (a bug) closes only
+// this connection, with the stack in the log; the broker keeps serving.
+func (c *conn) handle(r *request) (resp kmsg.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.b.logger.Error("handler panic: closing the connection", "api", kmsg.NameForKey(r.key), "version", r.version,
+				"remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, fmt.Errorf("%w: %v", errHandlerPanic, p)
+		}
+	}()
 	if r.unsupported {
 		return apiVersionsUnsupported(r), nil
 	}
@@ -205,6 +215,7 @@ var (
 	errMalformed      = errors.New("malformed request")
 	errUnknownAPI     = errors.New("unsupported API key")
 	errUnknownVersion = errors.New("unsupported API version")
+	errHandlerPanic   = errors.New("internal error while handling a request")
 )
 
 // decodeRequest parses a request frame (without its size prefix).

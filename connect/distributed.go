@@ -514,13 +514,7 @@ func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, pat
 	if err != nil {
 		return ConnectorInfo{}, err
 	}
-	for k, v := range patch {
-		if v == nil {
-			delete(cur, k)
-		} else {
-			cur[k] = *v
-		}
-	}
+	applyConfigPatch(cur, patch)
 	info, _, err := d.PutConnectorConfig(ctx, name, cur, true, "")
 	return info, err
 }

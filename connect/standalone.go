@@ -275,13 +275,7 @@ func (h *Standalone) PatchConnectorConfig(ctx context.Context, name string, patc
 	if err != nil {
 		return ConnectorInfo{}, err
 	}
-	for k, v := range patch {
-		if v == nil {
-			delete(cur, k)
-		} else {
-			cur[k] = *v
-		}
-	}
+	applyConfigPatch(cur, patch)
 	info, _, err := h.PutConnectorConfig(ctx, name, cur, true, "")
 	return info, err
 }
@@ -475,4 +469,16 @@ func (h *Standalone) StartStored() error {
 		}
 	}
 	return nil
+}
+
+// applyConfigPatch applies a PATCH /connectors/{name}/config body to a
+// config: a null value removes the key, any other sets it.
+func applyConfigPatch(cur map[string]string, patch map[string]*string) {
+	for k, v := range patch {
+		if v == nil {
+			delete(cur, k)
+		} else {
+			cur[k] = *v
+		}
+	}
 }

@@ -110,6 +110,17 @@ func (g *globals) admin(cmd *cobra.Command) (*kadm.Client, error) {
 	return newAdminFrom(cl, g), nil
 }
 
+// adminOp is admin plus the command's operation context (--timeout); done
+// releases both.
+func (g *globals) adminOp(cmd *cobra.Command) (*kadm.Client, context.Context, func(), error) {
+	adm, err := g.admin(cmd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := g.opCtx(cmd)
+	return adm, ctx, func() { cancel(); adm.Close() }, nil
+}
+
 // kafkaErr makes an error from a Kafka response more helpful: a request the
 // broker does not implement is named as such. Other errors (kerr errors
 // print as "NAME: description") are returned as they are.

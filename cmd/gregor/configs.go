@@ -119,13 +119,11 @@ differ from the defaults are listed unless --all is given.`,
 			if err != nil {
 				return err
 			}
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			if kind == "broker" {
 				if err := checkBroker(ctx, adm, id); err != nil {
 					return err
@@ -232,13 +230,11 @@ IncrementalAlterConfigs: configs not named stay as they are.`,
 			if err != nil {
 				return err
 			}
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			if kind == "broker" {
 				if err := checkBroker(ctx, adm, id); err != nil {
 					return err

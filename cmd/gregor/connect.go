@@ -67,25 +67,9 @@ the worker cleanly: sinks flush, offsets are committed.`,
 }
 
 func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles []string, logLevel string) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return usagef("--log-level: %v", err)
-	}
-	// The handler passes everything; loggers filters by logger name and
-	// /admin/loggers changes the levels at runtime.
-	loggers := connect.NewLoggers(level)
-	log := slog.New(loggers.Handler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
-	data, err := os.ReadFile(workerFile)
+	loggers, log, wc, err := loadConnectWorker(cmd, workerFile, logLevel)
 	if err != nil {
-		return fmt.Errorf("read worker config: %w", err)
-	}
-	props, err := connect.ParseProperties(string(data))
-	if err != nil {
-		return fmt.Errorf("%s: %w", workerFile, err)
-	}
-	wc, err := connect.ParseWorkerConfig(props)
-	if err != nil {
-		return fmt.Errorf("%s: %w", workerFile, err)
+		return err
 	}
 	var configs []map[string]string
 	for _, f := range connectorFiles {
@@ -166,23 +150,9 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string) erro
 	if len(cmd.Flags().Args()) > 1 {
 		return usagef("distributed workers take connectors over the REST API, not as files")
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return usagef("--log-level: %v", err)
-	}
-	loggers := connect.NewLoggers(level)
-	log := slog.New(loggers.Handler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
-	data, err := os.ReadFile(workerFile)
+	loggers, log, wc, err := loadConnectWorker(cmd, workerFile, logLevel)
 	if err != nil {
-		return fmt.Errorf("read worker config: %w", err)
-	}
-	props, err := connect.ParseProperties(string(data))
-	if err != nil {
-		return fmt.Errorf("%s: %w", workerFile, err)
-	}
-	wc, err := connect.ParseWorkerConfig(props)
-	if err != nil {
-		return fmt.Errorf("%s: %w", workerFile, err)
+		return err
 	}
 	ctx := cmdContext(cmd)
 	d, err := connect.NewDistributed(ctx, wc, connect.Options{Logger: log})
@@ -211,7 +181,7 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string) erro
 		}
 	}()
 	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed: REST API on http://%s, group %s, brokers %s\n",
-		srv.Addr(), props[connect.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
+		srv.Addr(), wc.Props[connect.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
 	<-ctx.Done()
 	log.Info("shutting down: leaving the group, flushing and committing offsets")
 	return nil
@@ -261,4 +231,29 @@ func newConnectPluginsCommand() *cobra.Command {
 			return t.write(cmd.OutOrStdout())
 		},
 	}
+}
+
+// loadConnectWorker sets up a worker's logging (every logger's level is
+// changeable at runtime through /admin/loggers) and reads its properties.
+func loadConnectWorker(cmd *cobra.Command, workerFile, logLevel string) (*connect.Loggers, *slog.Logger, connect.WorkerConfig, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return nil, nil, connect.WorkerConfig{}, usagef("--log-level: %v", err)
+	}
+	// The handler passes everything; loggers filters by logger name.
+	loggers := connect.NewLoggers(level)
+	log := slog.New(loggers.Handler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
+	data, err := os.ReadFile(workerFile)
+	if err != nil {
+		return nil, nil, connect.WorkerConfig{}, fmt.Errorf("read worker config: %w", err)
+	}
+	props, err := connect.ParseProperties(string(data))
+	if err != nil {
+		return nil, nil, connect.WorkerConfig{}, fmt.Errorf("%s: %w", workerFile, err)
+	}
+	wc, err := connect.ParseWorkerConfig(props)
+	if err != nil {
+		return nil, nil, connect.WorkerConfig{}, fmt.Errorf("%s: %w", workerFile, err)
+	}
+	return loggers, log, wc, nil
 }

@@ -48,13 +48,11 @@ func newGroupsList(g *globals) *cobra.Command {
   gregor groups list --state Stable --output json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			ls, err := adm.ListGroups(ctx, states...)
 			if err != nil {
 				return fmt.Errorf("list groups: %w", kafkaErr("ListGroups", err))
@@ -226,13 +224,11 @@ the lag between them and the member consuming it.`,
 		Args:              minArgs(1, "at least one group name"),
 		ValidArgsFunction: completeGroups(g),
 		RunE: func(cmd *cobra.Command, groups []string) error {
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			lags, err := adm.Lag(ctx, groups...)
 			if err != nil {
 				return fmt.Errorf("describe groups: %w", kafkaErr("DescribeGroups", err))
@@ -283,13 +279,11 @@ cannot be deleted (NON_EMPTY_GROUP): stop its consumers first.`,
 		Args:              minArgs(1, "at least one group name"),
 		ValidArgsFunction: completeGroups(g),
 		RunE: func(cmd *cobra.Command, groups []string) error {
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			resps, err := adm.DeleteGroups(ctx, groups...)
 			if err != nil {
 				return fmt.Errorf("delete groups: %w", kafkaErr("DeleteGroups", err))

@@ -250,13 +250,11 @@ func runReset(cmd *cobra.Command, g *globals, o resetOptions, group string) erro
 		}
 		want[t] = append(want[t], ps...)
 	}
-	adm, err := g.admin(cmd)
+	adm, ctx, done, err := g.adminOp(cmd)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := g.opCtx(cmd)
-	defer cancel()
+	defer done()
 
 	described, err := adm.DescribeGroups(ctx, group)
 	if err != nil {

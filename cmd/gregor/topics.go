@@ -154,13 +154,11 @@ func newTopicsCreate(g *globals) *cobra.Command {
 				}
 				cfg[k] = &v
 			}
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			create := adm.CreateTopics
 			if dryRun {
 				create = adm.ValidateCreateTopics
@@ -226,13 +224,11 @@ func newTopicsList(g *globals) *cobra.Command {
   gregor topics list --internal --output json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			list := adm.ListTopics
 			if internal {
 				list = adm.ListTopicsWithInternal
@@ -364,13 +360,11 @@ listed unless --all-configs is given.`,
 		Args:              minArgs(1, "at least one topic name"),
 		ValidArgsFunction: completeTopics(g),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			descs, err := describeTopics(ctx, adm, topics, allConfigs)
 			if err != nil {
 				return err
@@ -433,13 +427,11 @@ func newTopicsDelete(g *globals) *cobra.Command {
 		Args:              minArgs(1, "at least one topic name"),
 		ValidArgsFunction: completeTopics(g),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			resps, err := adm.DeleteTopics(ctx, topics...)
 			if err != nil {
 				return fmt.Errorf("delete topics: %w", kafkaErr("DeleteTopics", err))
@@ -480,13 +472,11 @@ them changes which partition a key maps to. To change a topic's configs use
 			if partitions < 1 {
 				return usagef("--partitions is required and must be >= 1")
 			}
-			adm, err := g.admin(cmd)
+			adm, ctx, done, err := g.adminOp(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := g.opCtx(cmd)
-			defer cancel()
+			defer done()
 			topic := args[0]
 			resps, err := adm.UpdatePartitions(ctx, partitions, topic)
 			if err != nil {

@@ -42,6 +42,7 @@ type taskConfig struct {
 	logger     *slog.Logger
 	now        func() int64 // wall clock, milliseconds
 	restore    state.RestoreListener
+	eos        bool // exactly-once: stores without a clean checkpoint are wiped and restored
 }
 
 // task is one instance of a sub-topology, processing one partition of its sources. It
@@ -99,7 +100,7 @@ func (t *task) init(ctx context.Context) error {
 		st, err := state.OpenTask(state.TaskConfig{
 			ApplicationID: t.cfg.app, TaskID: t.id.String(), Partition: t.id.Partition,
 			StateDir: t.cfg.stateDir, Writer: t.cfg.writer, Reader: t.cfg.reader,
-			CacheMaxBytes: logCache, RestoreListener: t.cfg.restore, Logger: t.logger,
+			CacheMaxBytes: logCache, RestoreListener: t.cfg.restore, Logger: t.logger, ExactlyOnce: t.cfg.eos,
 		})
 		if err != nil {
 			return fmt.Errorf("streams: task %s: %w", t.id, err)

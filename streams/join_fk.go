@@ -127,7 +127,7 @@ func readHash(b []byte) (rest, hash []byte, err error) {
 	if len(b) < 1+hashSize {
 		return nil, nil, fmt.Errorf("%w: short hash", ErrSerde)
 	}
-	return b[1+hashSize:], b[1 : 1+hashSize], nil
+	return b[1+hashSize:], bytes.Clone(b[1 : 1+hashSize]), nil
 }
 
 // valueHash is the 128-bit FNV-1a hash of a serialized left value (Kafka Streams uses
@@ -465,7 +465,8 @@ func fkForeignChange[K, KO, VO any](r Record[KO, Change[VO]], st *KeyValueStore[
 		if !bytes.HasPrefix(it.Key(), prefix) {
 			continue
 		}
-		s, err := ser.Deserialize(it.Value())
+		// The iterator may reuse its buffers: deserialize a copy.
+		s, err := ser.Deserialize(bytes.Clone(it.Value()))
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("foreign-key join: subscription store: %w", err)

@@ -18,7 +18,7 @@ func TestForeignKeyJoin(t *testing.T) {
 		put("orders", "o2", "p2:1", 3),
 		put("products", "p2", "pear", 4),
 		put("products", "p1", "green-apple", 5),
-		put("orders", "o1", "p2:5", 6), // foreign key changes p1 -> p2
+		put("orders", "o1", "p2:5", 6),  // foreign key changes p1 -> p2
 		put("products", "p1", "red", 7), // o1 no longer subscribes to p1
 		tomb("products", "p2", 8),
 		tomb("orders", "o2", 9),

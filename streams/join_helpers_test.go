@@ -14,8 +14,10 @@ type step struct {
 	del, nullKey      bool
 }
 
-func put(topic, key, value string, ts int64) step { return step{topic: topic, key: key, value: value, ts: ts} }
-func tomb(topic, key string, ts int64) step      { return step{topic: topic, key: key, del: true, ts: ts} }
+func put(topic, key, value string, ts int64) step {
+	return step{topic: topic, key: key, value: value, ts: ts}
+}
+func tomb(topic, key string, ts int64) step { return step{topic: topic, key: key, del: true, ts: ts} }
 
 // newTestHarness builds b and starts a harness over it.
 func newTestHarness(t *testing.T, b *Builder) *Harness {

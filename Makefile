@@ -29,7 +29,7 @@ bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores v
 	@echo "== broker: gregor (os, durable) vs kfake, one run"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/benchcompare
 	@echo "== consumer groups: gregor vs kfake (join, leave, OffsetCommit rate)"
-	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/groupbench
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/groupbench -rounds 7 -commit-secs 2s
 	@echo "== log cleaner: MB/s on a dirty log, produce while cleaning vs idle"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/cleanbench -dirty-mb $(CLEANBENCH_MB)
 	@echo "== transactions: transactional vs idempotent produce"

@@ -47,5 +47,19 @@
 //	}
 //	return app.Run(ctx) // until ctx ends, then a clean close
 //
-// Windows, joins, global tables and exactly-once processing are not built yet.
+// Joins follow Kafka Streams. StreamTableJoin and StreamTableLeftJoin look each record
+// up in a table (only the stream side emits); TableJoin, TableLeftJoin and
+// TableOuterJoin join two tables into a table whose updates carry the old result rows;
+// TableForeignKeyJoin and TableForeignKeyLeftJoin join each row of a table to the row of
+// another whose key its value names, through the internal topics
+// "<application.id>-<name>-subscription-registration-topic" and
+// "-subscription-response-topic", dropping answers to values replaced since. Joiners get
+// nil for the missing side of left and outer joins. Cogroup and CogroupWith fold several grouped streams into one table with one
+// store. Joined and cogrouped inputs must be co-partitioned: re-keyed streams are
+// repartitioned first, internal topics get the partition count of the topics they are
+// read with, and source topics with different partition counts stop the application at
+// start with ErrNotCopartitioned. Records a processor skips (null keys or values a join
+// cannot use, late records) are logged and counted (Harness.DroppedRecords).
+//
+// Windows, global tables and exactly-once processing are not built yet.
 package streams

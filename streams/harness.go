@@ -172,6 +172,16 @@ func (h *Harness) Output(topic string) []ProducedRecord {
 	return out
 }
 
+// DroppedRecords returns how many records the processors skipped (Kafka Streams'
+// dropped-records-total): null keys or values a join cannot use, late records, ...
+func (h *Harness) DroppedRecords() int64 {
+	var n int64
+	for _, tk := range h.tasks {
+		n += tk.dropped
+	}
+	return n
+}
+
 // ApplicationID returns the application.id the harness runs as.
 func (h *Harness) ApplicationID() string { return h.cfg.ApplicationID }
 

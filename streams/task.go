@@ -64,7 +64,8 @@ type task struct {
 	closers    []func() error
 	logger     *slog.Logger
 	closed     bool
-	worker     int // index of the stream thread that owns the task
+	worker     int   // index of the stream thread that owns the task
+	dropped    int64 // records processors skipped (null keys, late records, ...)
 }
 
 func newTask(cfg taskConfig) *task {

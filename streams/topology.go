@@ -105,6 +105,9 @@ func newTopology(b *Builder) (*Topology, error) {
 		sub := t.subs[t.subOf(spec.users[0])]
 		sub.stores = append(sub.stores, spec)
 	}
+	if err := checkFixedCopartitioning(t); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

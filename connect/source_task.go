@@ -285,8 +285,12 @@ func (w *sourceWork) sendBatch(pb polledBatch) error {
 			}
 		}
 		pb.batch.remaining.Add(int64(n)) // each produced record's callback takes one off
+		now := time.Now()
 		for i, orig := range pb.origs {
 			if kr := pb.krs[i]; kr != nil {
+				if kr.Timestamp.IsZero() {
+					kr.Timestamp = now // as the producer would stamp it, without a clock read per record
+				}
 				w.produce(orig, kr)
 			}
 			if err := w.trackOffset(orig); err != nil {
@@ -337,11 +341,7 @@ func (w *sourceWork) prepare(ctx context.Context, b *sentBatch, orig *SourceReco
 		}
 	}
 	kr := b.newRecord()
-	ts := rec.Timestamp
-	if ts.IsZero() {
-		ts = b.polledAt // what the producer would stamp, without a clock read per record
-	}
-	*kr = kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: ts}
+	*kr = kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
 	if len(rec.Headers) > 0 {
 		kr.Headers = make([]kgo.RecordHeader, len(rec.Headers))
 		for i, hd := range rec.Headers {
@@ -465,7 +465,6 @@ type sentBatch struct {
 	cb        func(*kgo.Record, error) // one closure per batch, not per record
 	arena     *[]kgo.Record            // the batch's records, from recordArenas
 	recs      []kgo.Record             // what is left of arena
-	polledAt  time.Time                // the timestamp of records that have none
 	buf       []byte                   // keys and values, in chunks shared by the batch's records
 }
 
@@ -530,7 +529,7 @@ func (w *sourceWork) newBatch(n int) *sentBatch {
 		arena = &a
 	}
 	*arena = (*arena)[:n]
-	b := &sentBatch{arena: arena, recs: *arena, polledAt: time.Now()}
+	b := &sentBatch{arena: arena, recs: *arena}
 	b.remaining.Store(1)
 	b.cb = func(kr *kgo.Record, err error) {
 		w.onProduced(kr, err)

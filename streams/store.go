@@ -18,6 +18,9 @@ type storeSpec struct {
 	users    []*gnode
 	// wrap makes the typed store of one task over its raw (logged) store.
 	wrap func(tc *task, raw state.KeyValueStore) any
+	// windowed is set for window and session stores (see window_store.go).
+	windowed *windowedSpec
+	err      error // a bad configuration, reported by Builder.AddStore
 }
 
 func (s *storeSpec) factory() state.KeyValueFactory {
@@ -28,7 +31,8 @@ func (s *storeSpec) factory() state.KeyValueFactory {
 }
 
 // StoreBuilder describes a state store for the Processor API; make one with
-// KeyValueStoreBuilder and add it with Builder.AddStore.
+// KeyValueStoreBuilder, WindowStoreBuilder or SessionStoreBuilder and add it with
+// Builder.AddStore.
 type StoreBuilder struct{ spec *storeSpec }
 
 // KeyValueStoreBuilder describes a key-value store named name with the given serdes
@@ -66,6 +70,10 @@ func (b *Builder) AddStore(sb StoreBuilder) {
 func (b *Builder) addStore(spec *storeSpec) {
 	if spec.name == "" {
 		b.fail("store without a name")
+		return
+	}
+	if spec.err != nil {
+		b.errs = append(b.errs, spec.err)
 		return
 	}
 	if _, dup := b.stores[spec.name]; dup {

@@ -116,6 +116,14 @@ func (t *task) init(ctx context.Context) error {
 			t.cacheBytes = max(t.cfg.cacheBytes/int64(caching), 1<<16)
 		}
 		for _, spec := range t.sub.stores {
+			if spec.windowed != nil {
+				s, err := t.openWindowed(spec, st)
+				if err != nil {
+					return fmt.Errorf("streams: task %s: %w", t.id, err)
+				}
+				t.stores[spec.name] = s
+				continue
+			}
 			var raw state.KeyValueStore
 			if spec.logging {
 				raw, err = st.KeyValueStore(spec.name, spec.factory())

@@ -63,7 +63,7 @@ func (a *App) setupTopics(ctx context.Context) error {
 				continue
 			}
 			cfg := map[string]*string{}
-			for k, v := range state.ChangelogTopicConfigs(false, 0) {
+			for k, v := range spec.changelogConfigs() {
 				cfg[k] = ptr(v)
 			}
 			if err := a.createTopic(ctx, state.ChangelogTopic(app, spec.name), a.subTasks[sub.id], cfg); err != nil {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPartitionCounts(t *testing.T) {
@@ -29,6 +30,11 @@ func TestPartitionCounts(t *testing.T) {
 			agg := func(_ string, v string, a string) string { return a + v }
 			CogroupWith(Cogroup(g1, agg), g2, agg).Aggregate(func() string { return "" }, nil)
 		}, map[string]int32{"a": 3, "b": 5}, map[string]int32{"g1-repartition": 5, "g2-repartition": 5}, []int32{3, 5, 5}, ""},
+		{"stream-stream join of two re-keyed streams: both get the larger count", func(b *Builder) {
+			l := rekey(StreamFrom[string, string](b, "a", nil, nil))
+			r := rekey(StreamFrom[string, string](b, "b", nil, nil))
+			StreamJoin(l, r, func(_, x, y string) string { return x + y }, JoinWindowsOfTimeDifferenceWithNoGrace(time.Second), Named("j")).To("out")
+		}, map[string]int32{"a": 3, "b": 5}, map[string]int32{"j-left-repartition": 5, "j-right-repartition": 5}, []int32{3, 5, 5}, ""},
 		{"chained repartitions follow their writers", func(b *Builder) {
 			c := rekey(StreamFrom[string, string](b, "a", nil, nil)).GroupByKey(Named("g1")).Count()
 			TableGroupBy(c, func(k string, v int64) KeyValue[string, int64] { return KV(k[:1], v) }, nil, nil, Named("g2")).Count()

@@ -53,13 +53,17 @@
 // TableForeignKeyJoin and TableForeignKeyLeftJoin join each row of a table to the row of
 // another whose key its value names, through the internal topics
 // "<application.id>-<name>-subscription-registration-topic" and
-// "-subscription-response-topic", dropping answers to values replaced since. Joiners get
-// nil for the missing side of left and outer joins. Cogroup and CogroupWith fold several grouped streams into one table with one
-// store. Joined and cogrouped inputs must be co-partitioned: re-keyed streams are
-// repartitioned first, internal topics get the partition count of the topics they are
-// read with, and source topics with different partition counts stop the application at
-// start with ErrNotCopartitioned. Records a processor skips (null keys or values a join
-// cannot use, late records) are logged and counted (Harness.DroppedRecords).
+// "-subscription-response-topic", dropping answers to values replaced since; StreamJoin,
+// StreamLeftJoin and StreamOuterJoin join two streams within JoinWindows, keeping both
+// sides in window stores and emitting the unmatched records of left and outer joins
+// once their window has closed (plus grace). Joiners get nil for the missing side of
+// left and outer joins. Cogroup and CogroupWith fold several grouped streams into one
+// table with one store. Joined and cogrouped inputs must be co-partitioned: re-keyed
+// streams are repartitioned first, internal topics get the partition count of the
+// topics they are read with, and source topics with different partition counts stop
+// the application at start with ErrNotCopartitioned. Records a processor skips (null
+// keys or values a join cannot use, late records) are logged and counted
+// (Harness.DroppedRecords).
 //
 // GlobalTableFrom reads a whole topic into a store of which every instance keeps a full
 // copy (Kafka Streams' GlobalKTable). An App reads it up to the topic's end before any

@@ -21,14 +21,14 @@ func connectGetter[K, V any](b *Builder, n *gnode, g getterSpec[K, V]) {
 // valueGetter returns how to read t's rows, failing the build if t has no store to read
 // them from.
 func (t Table[K, V]) valueGetter(op string) (getterSpec[K, V], bool) {
+	if t.get != nil { // set first: windowed tables read their window or session store
+		return *t.get, true
+	}
 	if t.store != "" {
 		name := t.store
 		return getterSpec[K, V]{stores: []string{name}, make: func(tc *task) func(k K) (V, bool, error) {
 			return tc.stores[name].(*KeyValueStore[K, V]).Get
 		}}, true
-	}
-	if t.get != nil {
-		return *t.get, true
 	}
 	t.b.fail("%s: table %s has no store to look values up in: materialize it with As", op, t.n.name)
 	return getterSpec[K, V]{}, false
@@ -39,11 +39,11 @@ func (t Table[K, V]) valueGetter(op string) (getterSpec[K, V], bool) {
 func derivedGetter[K, V, V2 any](parent Table[K, V], f func(k K, c Change[V]) (Change[V2], bool)) *getterSpec[K, V2] {
 	var pg *getterSpec[K, V]
 	switch {
+	case parent.get != nil:
+		pg = parent.get
 	case parent.store != "":
 		g, _ := parent.valueGetter("")
 		pg = &g
-	case parent.get != nil:
-		pg = parent.get
 	default:
 		return nil
 	}

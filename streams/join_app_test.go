@@ -30,6 +30,11 @@ func joinTopology(t *testing.T) *streams.Topology {
 	users := streams.TableFrom[string, string](b, "users", nil, nil)
 	streams.StreamTableJoin(byUser, users, func(u, v, region string) string { return v + "@" + region }, streams.Named("views-users")).
 		To("enriched-views")
+	impressions := streams.StreamFrom[string, string](b, "impressions", nil, nil)
+	impByUser := streams.SelectKey(impressions, func(_ string, v string) string { u, _, _ := strings.Cut(v, ":"); return u })
+	clicks := streams.StreamFrom[string, string](b, "clicks", nil, nil)
+	streams.StreamJoin(impByUser, clicks, func(_ string, imp, click string) string { return imp + "/" + click },
+		streams.JoinWindowsOfTimeDifferenceWithNoGrace(time.Minute), streams.Named("impressions-clicks")).To("clicked-impressions")
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +84,8 @@ func produceKV(t *testing.T, cl *kgo.Client, topic string, kvs ...string) {
 // re-keyed page views are repartitioned to the users topic's partition count.
 func TestAppJoins(t *testing.T) {
 	b := startBroker(t)
-	for topic, n := range map[string]int32{"orders": 3, "products": 2, "views": 2, "users": 3, "order-details": 1, "enriched-views": 1} {
+	for topic, n := range map[string]int32{"orders": 3, "products": 2, "views": 2, "users": 3, "order-details": 1, "enriched-views": 1,
+		"impressions": 2, "clicks": 3, "clicked-impressions": 1} {
 		createTopic(t, b.Addr(), topic, n)
 	}
 	prod := client(t, b.Addr())
@@ -142,13 +148,50 @@ func TestAppJoins(t *testing.T) {
 	produceKV(t, prod, "views", views...)
 	readUntil(t, b.Addr(), "enriched-views", wantViews)
 
+	// Impressions (re-keyed by user) and clicks a second later join within the minute;
+	// the clicks of u10..u14 come two minutes late. The pairs arrive one after the other,
+	// as live traffic does: the application does not order the records of a task's
+	// partitions by timestamp (Kafka Streams' max.task.idle.ms), so a backlog of clicks
+	// would move stream time past the impressions still in the repartition topic.
+	base := time.Now().Add(-3 * time.Hour)
+	wantClicks := map[string]string{}
+	clicked := client(t, b.Addr(), kgo.ConsumeTopics("clicked-impressions"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	for i := range 15 {
+		u := fmt.Sprintf("u%d", i)
+		at := base.Add(time.Duration(i) * 10 * time.Minute)
+		imp := &kgo.Record{Topic: "impressions", Key: []byte(fmt.Sprintf("i%d", i)), Value: []byte(u + ":ad" + u[1:]), Timestamp: at}
+		delay := time.Second
+		if i >= 10 {
+			delay = 2 * time.Minute
+		} else {
+			wantClicks[u] = u + ":ad" + u[1:] + "/click-" + u
+		}
+		click := &kgo.Record{Topic: "clicks", Key: []byte(u), Value: []byte("click-" + u), Timestamp: at.Add(delay)}
+		if err := prod.ProduceSync(context.Background(), imp, click).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if i < 10 {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			fs := clicked.PollRecords(ctx, 1)
+			cancel()
+			if err := fs.Err0(); err != nil {
+				t.Fatalf("waiting for the join of %s: %v", u, err)
+			}
+			if r := fs.Records()[0]; string(r.Key) != u || string(r.Value) != wantClicks[u] || r.Timestamp.UnixMilli() != at.Add(delay).UnixMilli() {
+				t.Fatalf("join of %s: %s=%s at %v", u, r.Key, r.Value, r.Timestamp)
+			}
+		}
+	}
+	readUntil(t, b.Addr(), "clicked-impressions", wantClicks)
+
 	adm := kadm.NewClient(client(t, b.Addr()))
 	want := map[string]int{
 		"joins-views-users-repartition":                         3,
 		"joins-orders-products-subscription-registration-topic": 2,
 		"joins-orders-products-subscription-response-topic":     3,
+		"joins-impressions-clicks-left-repartition":             3,
 	}
-	details, err := adm.ListTopics(context.Background(), "joins-views-users-repartition",
+	details, err := adm.ListTopics(context.Background(), "joins-views-users-repartition", "joins-impressions-clicks-left-repartition",
 		"joins-orders-products-subscription-registration-topic", "joins-orders-products-subscription-response-topic")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,9 @@
 package streams
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -138,5 +141,71 @@ func TestForeignKeyJoinWireFormats(t *testing.T) {
 	}
 	if got := prefixEnd([]byte{0xff}); got != nil {
 		t.Errorf("prefixEnd = %v", got)
+	}
+}
+
+// Random updates and deletes on both sides: after every step the result equals the
+// join of the two tables as they stand.
+func TestForeignKeyJoinRandom(t *testing.T) {
+	for _, left := range []bool{false, true} {
+		b := NewBuilder()
+		orders := TableFrom[string, string](b, "orders", nil, nil)
+		products := TableFrom[string, string](b, "products", nil, nil)
+		if left {
+			TableForeignKeyLeftJoin(orders, products, orderFK, func(_, o string, p *string) string { return o + "/" + orNull(p) }, nil).ToStream().To("out")
+		} else {
+			TableForeignKeyJoin(orders, products, orderFK, func(_, o, p string) string { return o + "/" + p }, nil).ToStream().To("out")
+		}
+		h := newTestHarness(t, b)
+		rng := rand.New(rand.NewPCG(7, uint64(len(orders.n.name))))
+		ot, pt, result := map[string]string{}, map[string]string{}, map[string]string{}
+		for i := range 600 {
+			var s step
+			if rng.IntN(2) == 0 {
+				k := fmt.Sprintf("o%d", rng.IntN(8))
+				if rng.IntN(4) == 0 {
+					s = tomb("orders", k, int64(i))
+					delete(ot, k)
+				} else {
+					fk := ""
+					if rng.IntN(6) > 0 {
+						fk = fmt.Sprintf("p%d", rng.IntN(4))
+					}
+					s = put("orders", k, fmt.Sprintf("%s:%d", fk, rng.IntN(3)), int64(i))
+					ot[k] = s.value
+				}
+			} else {
+				k := fmt.Sprintf("p%d", rng.IntN(4))
+				if rng.IntN(3) == 0 {
+					s = tomb("products", k, int64(i))
+					delete(pt, k)
+				} else {
+					s = put("products", k, fmt.Sprintf("name%d", rng.IntN(3)), int64(i))
+					pt[k] = s.value
+				}
+			}
+			s.pipe(t, h)
+			for _, r := range h.Output("out") {
+				if r.Value == nil {
+					delete(result, string(r.Key))
+				} else {
+					result[string(r.Key)] = string(r.Value)
+				}
+			}
+			want := map[string]string{}
+			for k, o := range ot {
+				fk, ok := orderFK(k, o)
+				p, found := pt[fk]
+				switch {
+				case ok && found:
+					want[k] = o + "/" + p
+				case left:
+					want[k] = o + "/null"
+				}
+			}
+			if !maps.Equal(result, want) {
+				t.Fatalf("left=%v step %d %+v:\n got  %v\n want %v", left, i, s, result, want)
+			}
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package streams
 
 import (
+	"fmt"
 	"maps"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -107,6 +109,62 @@ func TestTableTableJoinChained(t *testing.T) {
 	for _, name := range []string{"lr-join-this", "lr-join-other", "lr"} {
 		if !h.topo.hasNode(name) {
 			t.Errorf("no processor %q", name)
+		}
+	}
+}
+
+// Random updates and deletes on both sides: after every step the result (and its
+// store) equals the join of the two tables as they stand.
+func TestTableTableJoinRandom(t *testing.T) {
+	for _, kind := range []joinKind{innerJoin, leftJoin, outerJoin} {
+		b := NewBuilder()
+		l := TableFrom[string, string](b, "L", nil, nil)
+		r := TableFrom[string, string](b, "R", nil, nil)
+		j := func(_ string, v, vo *string) string { return orNull(v) + "+" + orNull(vo) }
+		switch kind {
+		case innerJoin:
+			TableJoin(l, r, func(k, v, vo string) string { return j(k, &v, &vo) }, nil).ToStream().To("out")
+		case leftJoin:
+			TableLeftJoin(l, r, func(k, v string, vo *string) string { return j(k, &v, vo) }, nil).ToStream().To("out")
+		default:
+			TableOuterJoin(l, r, j, nil).ToStream().To("out")
+		}
+		h := newTestHarness(t, b)
+		rng := rand.New(rand.NewPCG(11, uint64(kind)))
+		lt, rt, result := map[string]string{}, map[string]string{}, map[string]string{}
+		for i := range 400 {
+			topic, tab := "L", lt
+			if rng.IntN(2) == 0 {
+				topic, tab = "R", rt
+			}
+			k := fmt.Sprintf("k%d", rng.IntN(5))
+			var s step
+			if rng.IntN(3) == 0 {
+				s = tomb(topic, k, int64(i))
+				delete(tab, k)
+			} else {
+				s = put(topic, k, fmt.Sprintf("%s%d", strings.ToLower(topic), rng.IntN(4)), int64(i))
+				tab[k] = s.value
+			}
+			s.pipe(t, h)
+			for _, rec := range h.Output("out") {
+				if rec.Value == nil {
+					delete(result, string(rec.Key))
+				} else {
+					result[string(rec.Key)] = string(rec.Value)
+				}
+			}
+			want := map[string]string{}
+			for _, k := range []string{"k0", "k1", "k2", "k3", "k4"} {
+				v, okL := lt[k]
+				vo, okR := rt[k]
+				if (kind == innerJoin && okL && okR) || (kind == leftJoin && okL) || (kind == outerJoin && (okL || okR)) {
+					want[k] = j(k, ptrTo(v, okL), ptrTo(vo, okR))
+				}
+			}
+			if !maps.Equal(result, want) {
+				t.Fatalf("kind %d step %d %+v:\n got  %v\n want %v", kind, i, s, result, want)
+			}
 		}
 	}
 }

@@ -24,7 +24,7 @@ func TestPageViewRegion(t *testing.T) {
 	profiles.PipeAt("bob", "asia", 0)
 	views.PipeAt("alice", "/home", 10*min+30_000) // windows starting at 6..10 min
 	views.PipeAt("bob", "/a", 10*min+40_000)
-	views.PipeAt("carol", "/x", 10*min+50_000) // no profile
+	views.PipeAt("carol", "/x", 10*min+50_000)     // no profile
 	views.PipeAt("alice", "/about", 11*min+40_000) // windows starting at 7..11 min
 	profiles.PipeAt("alice", "america", 11*min+45_000)
 	views.PipeAt("alice", "/cart", 11*min+50_000)

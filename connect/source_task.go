@@ -278,8 +278,19 @@ func (w *sourceWork) poll(ctx context.Context, r *taskRunner, out chan<- polledB
 func (w *sourceWork) sendBatch(pb polledBatch) error {
 	if len(pb.origs) > 0 {
 		w.cur = pb.batch
+		n := 0
+		for _, kr := range pb.krs[:len(pb.origs)] {
+			if kr != nil {
+				n++
+			}
+		}
+		pb.batch.remaining.Add(int64(n)) // each produced record's callback takes one off
+		now := time.Now()
 		for i, orig := range pb.origs {
 			if kr := pb.krs[i]; kr != nil {
+				if kr.Timestamp.IsZero() {
+					kr.Timestamp = now // as the producer would stamp it, without a clock read per record
+				}
 				w.produce(orig, kr)
 			}
 			if err := w.trackOffset(orig); err != nil {
@@ -371,11 +382,10 @@ func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
 		_ = w.h.statuses.AddTopic(w.id.Connector, kr.Topic)
 	}
 	b := w.cur
-	b.remaining.Add(1)
 	cb := b.cb
 	if w.committer != nil {
 		cb = func(kr *kgo.Record, err error) {
-			defer b.remaining.Add(-1)
+			defer b.done()
 			w.onProduced(kr, err)
 			if err == nil {
 				md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
@@ -453,7 +463,8 @@ type sentBatch struct {
 	remaining atomic.Int64 // records not acknowledged yet, +1 while sending
 	offsets   map[string]map[string]any
 	cb        func(*kgo.Record, error) // one closure per batch, not per record
-	recs      []kgo.Record             // allocated at once for the batch
+	arena     *[]kgo.Record            // the batch's records, from recordArenas
+	recs      []kgo.Record             // what is left of arena
 	buf       []byte                   // keys and values, in chunks shared by the batch's records
 }
 
@@ -484,6 +495,21 @@ func (b *sentBatch) encode(c Converter, ac AppendingConverter, topic string, s *
 	return buf[start:len(buf):len(buf)], nil
 }
 
+// recordArenas recycles batches' kgo records once Kafka has acknowledged
+// all of them (kgo is done with a record once its promise has run).
+var recordArenas sync.Pool
+
+// done counts one record (or the end of sending) off; the last one hands
+// the batch's records back for reuse.
+func (b *sentBatch) done() {
+	if b.remaining.Add(-1) == 0 && b.arena != nil {
+		// Not cleared: every record is overwritten whole on reuse, and the
+		// pool lets go of what it holds at the next collections.
+		recordArenas.Put(b.arena)
+		b.arena = nil
+	}
+}
+
 // newRecord returns a zero record from the batch's allocation.
 func (b *sentBatch) newRecord() *kgo.Record {
 	if len(b.recs) == 0 {
@@ -497,11 +523,17 @@ func (b *sentBatch) newRecord() *kgo.Record {
 // newBatch returns a batch for n records, counted as in flight (+1)
 // until endBatch.
 func (w *sourceWork) newBatch(n int) *sentBatch {
-	b := &sentBatch{recs: make([]kgo.Record, n)}
+	arena, _ := recordArenas.Get().(*[]kgo.Record)
+	if arena == nil || cap(*arena) < n {
+		a := make([]kgo.Record, n)
+		arena = &a
+	}
+	*arena = (*arena)[:n]
+	b := &sentBatch{arena: arena, recs: *arena}
 	b.remaining.Store(1)
 	b.cb = func(kr *kgo.Record, err error) {
 		w.onProduced(kr, err)
-		b.remaining.Add(-1)
+		b.done()
 	}
 	return b
 }
@@ -514,7 +546,7 @@ func (w *sourceWork) endBatch() {
 		b.offsets, w.pending = w.pending, map[string]map[string]any{}
 	}
 	w.inflight = append(w.inflight, b)
-	b.remaining.Add(-1)
+	b.done()
 }
 
 // commitAcked stores the offsets of the oldest batches that Kafka has

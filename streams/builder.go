@@ -102,6 +102,8 @@ type Builder struct {
 	seq          int
 	errs         []error
 	built        bool
+	// windowGrace holds the grace period of windowed aggregation nodes, for Suppress.
+	windowGrace map[*gnode]int64
 }
 
 // NewBuilder returns an empty Builder.

@@ -99,6 +99,7 @@ type Builder struct {
 	// repartitions maps internal repartition topics (without the application.id
 	// prefix) to their configured partition count, 0 to derive it.
 	repartitions map[string]int32
+	globals      []*globalSpec
 	seq          int
 	errs         []error
 	built        bool

@@ -65,5 +65,12 @@
 // keys or values a join cannot use, late records) are logged and counted
 // (Harness.DroppedRecords).
 //
-// Windows, global tables and exactly-once processing are not built yet.
+// GlobalTableFrom reads a whole topic into a store of which every instance keeps a full
+// copy (Kafka Streams' GlobalKTable). An App reads it up to the topic's end before any
+// task processes a record, then a global consumer outside the group keeps it current
+// and checkpoints its positions (StateDir/<application.id>/global). Streams join it
+// with StreamGlobalTableJoin and StreamGlobalTableLeftJoin on any key derived from the
+// record, without co-partitioning; GlobalStoreGet reads it from a running App.
+//
+// Windows and exactly-once processing are not built yet.
 package streams

@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1x
 CLEANBENCH_MB ?= 600
 
-.PHONY: build test test-unit test-integration bench fuzz lint conformance clean
+.PHONY: build test test-unit test-integration bench fuzz lint conformance franz-go-suite clean
 
 build: ## build the gregor binary into bin/
 	$(GO) build -o bin/gregor ./cmd/gregor
@@ -29,7 +29,7 @@ bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores v
 	@echo "== broker: gregor (os, durable) vs kfake, one run"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/benchcompare
 	@echo "== consumer groups: gregor vs kfake (join, leave, OffsetCommit rate)"
-	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/groupbench
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/groupbench -rounds 7 -commit-secs 2s
 	@echo "== log cleaner: MB/s on a dirty log, produce while cleaning vs idle"
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/cleanbench -dirty-mb $(CLEANBENCH_MB)
 	@echo "== transactions: transactional vs idempotent produce"
@@ -53,6 +53,9 @@ lint: ## gofmt and go vet
 
 conformance: build ## run ../shared/conformance against a fresh broker
 	./scripts/conformance.sh
+
+franz-go-suite: build ## run franz-go's own kgo test suite against a fresh broker (a few minutes)
+	GREGOR_BIN=$(CURDIR)/bin/gregor ./scripts/franz-go-suite.sh
 
 clean:
 	rm -rf bin

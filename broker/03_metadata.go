@@ -12,7 +12,9 @@ import (
 // request came in on), the cluster ID, and the requested topics with their
 // IDs and partitions, all led by this node. Unknown topics are created when
 // the broker allows it (auto.create.topics.enable) and the request does too
-// (AllowAutoTopicCreation, v4+; always true before v4).
+// (AllowAutoTopicCreation, v4+; always true before v4); like Kafka, the
+// response that creates a topic lists it as LEADER_NOT_AVAILABLE without
+// partitions, and the client's next metadata request sees them.
 //
 // Version notes:
 //   - v0: an empty topic list means all topics
@@ -60,7 +62,12 @@ func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 				if err := ValidateTopicName(*rt.Topic); err != nil {
 					kErr = kerr.InvalidTopicException
 				} else if allowAuto {
-					t, kErr = b.autoCreate(*rt.Topic)
+					// As Kafka: the topic is created, but this answer says
+					// LEADER_NOT_AVAILABLE with no partitions; the client's
+					// next metadata request sees it.
+					if _, kErr = b.autoCreate(*rt.Topic); kErr == nil {
+						kErr = kerr.LeaderNotAvailable
+					}
 				} else {
 					kErr = kerr.UnknownTopicOrPartition
 				}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +31,7 @@ const (
 	HeartbeatIntervalConfig          = "heartbeat.interval.ms"
 	RebalanceTimeoutConfig           = "rebalance.timeout.ms"
 	ScheduledRebalanceMaxDelayConfig = "scheduled.rebalance.max.delay.ms"
+	ConnectProtocolConfig            = "connect.protocol"
 )
 
 // ErrRebalancing is returned (wrapped) while the workers rebalance; the
@@ -51,28 +51,45 @@ var distributedDef = NewConfigDef().
 	Define(ConfigKey{Name: SessionTimeoutConfig, Type: ConfigInt, Default: "10000", Importance: High, Validator: AtLeast(1), Doc: "The timeout used to detect worker failures."}).
 	Define(ConfigKey{Name: HeartbeatIntervalConfig, Type: ConfigInt, Default: "3000", Importance: High, Validator: AtLeast(1), Doc: "The expected time between heartbeats to the group coordinator."}).
 	Define(ConfigKey{Name: RebalanceTimeoutConfig, Type: ConfigInt, Default: "60000", Importance: High, Validator: AtLeast(1), Doc: "The maximum allowed time for each worker to join the group once a rebalance has begun."}).
-	Define(ConfigKey{Name: ScheduledRebalanceMaxDelayConfig, Type: ConfigInt, Default: "300000", Importance: Low, Validator: AtLeast(0), Doc: "Accepted for compatibility; Gregor's eager protocol reassigns a vanished worker's work as soon as its session times out."})
+	Define(ConfigKey{Name: ScheduledRebalanceMaxDelayConfig, Type: ConfigInt, Default: "300000", Importance: Low, Validator: AtLeast(0), Doc: "The maximum delay that is scheduled in order to wait for the return of one or more departed workers before rebalancing and reassigning their connectors and tasks to the group (incremental cooperative protocols only)."}).
+	Define(ConfigKey{Name: ConnectProtocolConfig, Type: ConfigString, Default: ConnectProtocolSessioned, Importance: Low, Validator: OneOf(ConnectProtocolEager, ConnectProtocolCompatible, ConnectProtocolSessioned), Doc: "Compatibility mode for Kafka Connect Protocol: eager stops all work on every rebalance; compatible and sessioned rebalance incrementally and cooperatively (sessioned is the newest version; Gregor has no internal endpoints for its session key to sign)."})
 
 // Distributed is a herder that shares connectors and tasks with the other
 // workers of its group (group.id): configurations, offsets and statuses
 // live in compacted Kafka topics, the workers form a group with Kafka
-// Connect's "connect" protocol (the eager "default" version: on every
-// rebalance each worker stops its work and starts what the leader
-// assigned), and REST writes are forwarded to the leader.
+// Connect's "connect" protocol, and REST writes are forwarded to the
+// leader.
+//
+// With connect.protocol=sessioned or compatible (the default is
+// sessioned) rebalancing is incremental and cooperative (KIP-415): a
+// worker keeps running its connectors and tasks through a rebalance and
+// stops only what the leader revokes; the work of a worker that leaves is
+// reassigned after scheduled.rebalance.max.delay.ms, so a worker that
+// comes back quickly gets it back. With connect.protocol=eager every
+// worker stops all its work on every rebalance and starts what the leader
+// assigns.
 //
 // Reads and the task runtime are those of the embedded Standalone; the
-// write methods here only write the config topic, and the rebalance that
-// follows starts and stops the work.
+// write methods here only write the config topic, and every worker applies
+// what it reads there to the work it owns.
 type Distributed struct {
 	*Standalone
 	groupID          string
+	protocol         string // connect.protocol
 	sessionTimeout   time.Duration
 	heartbeat        time.Duration
 	rebalanceTimeout time.Duration
 	cs               *KafkaConfigStore
 	ss               *KafkaStatusStore
 	client           *kgo.Client
-	rejoin           chan struct{} // buffered(1): config changed or restart asked
+	rejoin           chan struct{} // buffered(1): rejoin the group now
+	changed          chan struct{} // buffered(1): the config topic changed
+
+	// Owned by the run goroutine.
+	assignor         *cooperativeAssignor // used while this worker leads
+	owned            workSet              // what the last assignment left this worker
+	lastCompletedGen int32
+	configuredAt     map[string]int // connector -> task count at the last rebalance
 
 	mu          sync.Mutex // guards the member state below
 	url         string
@@ -82,6 +99,8 @@ type Distributed struct {
 	isLeader    bool
 	rebalancing bool
 	started     bool
+	owners      map[workItem]string // the leader's view: who runs what (REST URL)
+	restarts    []restartRequest    // read from the config topic, not yet applied
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -95,14 +114,18 @@ func NewDistributed(ctx context.Context, cfg WorkerConfig, opts Options) (*Distr
 	if err != nil {
 		return nil, fmt.Errorf("connect: distributed worker config: %w", err)
 	}
-	d := &Distributed{groupID: c.String(GroupIDConfig), rejoin: make(chan struct{}, 1), done: make(chan struct{}),
+	d := &Distributed{groupID: c.String(GroupIDConfig), rejoin: make(chan struct{}, 1), changed: make(chan struct{}, 1), done: make(chan struct{}),
+		protocol:         strings.ToLower(strings.TrimSpace(c.String(ConnectProtocolConfig))),
 		sessionTimeout:   time.Duration(c.Int(SessionTimeoutConfig)) * time.Millisecond,
 		heartbeat:        time.Duration(c.Int(HeartbeatIntervalConfig)) * time.Millisecond,
-		rebalanceTimeout: time.Duration(c.Int(RebalanceTimeoutConfig)) * time.Millisecond}
-	cs, err := OpenKafkaConfigStore(ctx, cfg, c.String(ConfigStorageTopicConfig), int16(c.Int(ConfigStorageRFConfig)), func(string) { d.requestRejoin() })
+		rebalanceTimeout: time.Duration(c.Int(RebalanceTimeoutConfig)) * time.Millisecond,
+		assignor:         newCooperativeAssignor(time.Duration(c.Int(ScheduledRebalanceMaxDelayConfig)) * time.Millisecond),
+		lastCompletedGen: -1}
+	cs, err := OpenKafkaConfigStore(ctx, cfg, c.String(ConfigStorageTopicConfig), int16(c.Int(ConfigStorageRFConfig)), func(string) { signal(d.changed) })
 	if err != nil {
 		return nil, err
 	}
+	cs.onRestart = d.queueRestart
 	ss, err := OpenKafkaStatusStore(ctx, cfg, c.String(StatusStorageTopicConfig), int32(c.Int(StatusStoragePartitionsConfig)), int16(c.Int(StatusStorageRFConfig)))
 	if err != nil {
 		cs.Close()
@@ -179,26 +202,36 @@ func (d *Distributed) Leader() (url string, self, rebalancing bool) {
 	return d.leaderURL, d.isLeader, d.rebalancing || d.leaderURL == ""
 }
 
-func (d *Distributed) requestRejoin() {
+func signal(ch chan struct{}) {
 	select {
-	case d.rejoin <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
+}
+
+func (d *Distributed) setRebalancing(r bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rebalancing = r
 }
 
 func (d *Distributed) run(ctx context.Context) {
 	defer close(d.done)
 	defer d.leave()
 	for attempt := 1; ctx.Err() == nil; {
-		d.mu.Lock()
-		d.rebalancing = true
-		d.mu.Unlock()
-		d.stopAll()
+		d.setRebalancing(true)
+		if d.protocol == ConnectProtocolEager || d.member() == "" {
+			// Eager: nothing runs through a rebalance. A worker that is
+			// not (or no longer) a member owns nothing: its work may
+			// already run elsewhere.
+			d.owned = workSet{}
+			d.converge(d.owned)
+		}
 		select { // changes seen from here on trigger another round
 		case <-d.rejoin:
 		default:
 		}
-		a, err := d.joinAndSync(ctx)
+		a, version, gen, err := d.joinAndSync(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Warn("joining the connect group failed", "group", d.groupID, "err", err)
@@ -213,32 +246,35 @@ func (d *Distributed) run(ctx context.Context) {
 			d.log.Warn("reading the config topic failed", "err", err)
 		}
 		cancel()
-		d.mu.Lock()
-		d.rebalancing = false
-		d.mu.Unlock()
-		d.log.Info("rebalance done", "group", d.groupID, "leader", a.LeaderURL, "connectors", a.Connectors, "tasks", len(a.Tasks))
-		d.startAssigned(a)
-		d.heartbeatUntilRejoin(ctx)
+		d.lastCompletedGen = gen
+		d.setRebalancing(false)
+		delay := d.apply(a, version)
+		d.log.Info("rebalance done", "group", d.groupID, "generation", gen, "protocol_version", version, "leader", a.LeaderURL,
+			"connectors", d.owned.Connectors, "tasks", len(d.owned.Tasks), "revoked", len(a.Revoked.Connectors)+len(a.Revoked.Tasks), "delay_ms", a.Delay)
+		d.heartbeatUntilRejoin(ctx, delay)
 	}
-	d.stopAll()
+	d.converge(workSet{})
 }
 
 // joinAndSync runs one JoinGroup/SyncGroup round; the leader computes the
-// assignment from the config topic.
-func (d *Distributed) joinAndSync(ctx context.Context) (workerAssignment, error) {
-	d.mu.Lock()
-	meta := workerMetadata{URL: d.url, ConfigOffset: -1}.encode()
-	d.mu.Unlock()
+// assignment from the config topic. It returns the assignment, the
+// protocol version the group uses and the generation.
+func (d *Distributed) joinAndSync(ctx context.Context) (workerAssignment, int16, int32, error) {
 	for ctx.Err() == nil {
+		d.mu.Lock()
+		md := workerMetadata{URL: d.url, ConfigOffset: -1, Owned: d.owned}
+		d.mu.Unlock()
 		join := kmsg.NewPtrJoinGroupRequest()
 		join.Group, join.MemberID, join.ProtocolType = d.groupID, d.member(), connectProtocolType
 		join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = int32(d.sessionTimeout.Milliseconds()), int32(d.rebalanceTimeout.Milliseconds())
-		p := kmsg.NewJoinGroupRequestProtocol()
-		p.Name, p.Metadata = connectProtocolName, meta
-		join.Protocols = append(join.Protocols, p)
+		for _, name := range offeredProtocols(d.protocol) {
+			p := kmsg.NewJoinGroupRequestProtocol()
+			p.Name, p.Metadata = name, md.encode(protocolVersion(name))
+			join.Protocols = append(join.Protocols, p)
+		}
 		resp, err := join.RequestWith(ctx, d.client)
 		if err != nil {
-			return workerAssignment{}, fmt.Errorf("join group: %w", err)
+			return workerAssignment{}, 0, 0, fmt.Errorf("join group: %w", err)
 		}
 		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 			switch {
@@ -247,25 +283,30 @@ func (d *Distributed) joinAndSync(ctx context.Context) (workerAssignment, error)
 				continue
 			case errors.Is(err, kerr.UnknownMemberID):
 				d.setMember("", -1)
-				continue
+				return workerAssignment{}, 0, 0, fmt.Errorf("join group: %w", err)
 			}
-			return workerAssignment{}, fmt.Errorf("join group: %w", err)
+			return workerAssignment{}, 0, 0, fmt.Errorf("join group: %w", err)
 		}
 		d.setMember(resp.MemberID, resp.Generation)
+		protocol := protocolEager
+		if resp.Protocol != nil {
+			protocol = *resp.Protocol
+		}
+		version := protocolVersion(protocol)
 		sync := kmsg.NewPtrSyncGroupRequest()
 		sync.Group, sync.Generation, sync.MemberID = d.groupID, resp.Generation, resp.MemberID
-		pt, pn := connectProtocolType, connectProtocolName
-		sync.ProtocolType, sync.Protocol = &pt, &pn
+		pt := connectProtocolType
+		sync.ProtocolType, sync.Protocol = &pt, &protocol
 		if resp.LeaderID == resp.MemberID {
-			assignments, err := d.assign(ctx, resp)
+			assignments, err := d.assign(ctx, resp, version)
 			if err != nil {
-				return workerAssignment{}, err
+				return workerAssignment{}, 0, 0, err
 			}
 			sync.GroupAssignment = assignments
 		}
 		sresp, err := sync.RequestWith(ctx, d.client)
 		if err != nil {
-			return workerAssignment{}, fmt.Errorf("sync group: %w", err)
+			return workerAssignment{}, 0, 0, fmt.Errorf("sync group: %w", err)
 		}
 		if err := kerr.ErrorForCode(sresp.ErrorCode); err != nil {
 			if errors.Is(err, kerr.RebalanceInProgress) {
@@ -273,20 +314,22 @@ func (d *Distributed) joinAndSync(ctx context.Context) (workerAssignment, error)
 			}
 			if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) {
 				d.setMember("", -1)
-				continue
 			}
-			return workerAssignment{}, fmt.Errorf("sync group: %w", err)
+			return workerAssignment{}, 0, 0, fmt.Errorf("sync group: %w", err)
 		}
 		a, err := decodeWorkerAssignment(sresp.MemberAssignment)
 		if err != nil {
-			return workerAssignment{}, err
+			return workerAssignment{}, 0, 0, err
 		}
 		d.mu.Lock()
 		d.leaderURL, d.isLeader = a.LeaderURL, resp.LeaderID == resp.MemberID
+		if !d.isLeader {
+			d.owners = nil
+		}
 		d.mu.Unlock()
-		return a, nil
+		return a, version, resp.Generation, nil
 	}
-	return workerAssignment{}, ctx.Err()
+	return workerAssignment{}, 0, 0, ctx.Err()
 }
 
 func (d *Distributed) member() string {
@@ -301,52 +344,101 @@ func (d *Distributed) setMember(id string, gen int32) {
 	d.memberID, d.generation = id, gen
 }
 
-// assign is the leader's work: every connector and every task of the
-// config topic, spread over the members.
-func (d *Distributed) assign(ctx context.Context, resp *kmsg.JoinGroupResponse) ([]kmsg.SyncGroupRequestGroupAssignment, error) {
-	rctx, cancel := context.WithTimeout(ctx, kafkaStoreTimeout)
-	defer cancel()
-	if err := d.cs.Refresh(rctx); err != nil {
-		return nil, err
-	}
-	var members []string
-	var leaderURL string
-	for _, m := range resp.Members {
-		md, err := decodeWorkerMetadata(m.ProtocolMetadata)
-		if err != nil {
-			return nil, fmt.Errorf("member %s: %w", m.MemberID, err)
-		}
-		members = append(members, m.MemberID)
-		if m.MemberID == resp.LeaderID {
-			leaderURL = md.URL
-		}
-	}
+// configuredWork returns every connector of the config topic and its task
+// count.
+func (d *Distributed) configuredWork() map[string]int {
 	conns := map[string]int{}
 	for _, n := range d.cs.Connectors() {
 		st, _ := d.cs.Connector(n)
 		conns[n] = len(st.Tasks)
 	}
+	return conns
+}
+
+// assign is the leader's work: every connector and every task of the
+// config topic, spread over the members, eagerly (version 0) or
+// incrementally.
+func (d *Distributed) assign(ctx context.Context, resp *kmsg.JoinGroupResponse, version int16) ([]kmsg.SyncGroupRequestGroupAssignment, error) {
+	rctx, cancel := context.WithTimeout(ctx, kafkaStoreTimeout)
+	defer cancel()
+	if err := d.cs.Refresh(rctx); err != nil {
+		return nil, err
+	}
+	var members []memberWork
+	var ids []string
+	urls := map[string]string{}
+	for _, m := range resp.Members {
+		md, err := decodeWorkerMetadata(m.ProtocolMetadata)
+		if err != nil {
+			return nil, fmt.Errorf("member %s: %w", m.MemberID, err)
+		}
+		members = append(members, memberWork{ID: m.MemberID, Owned: md.Owned})
+		ids = append(ids, m.MemberID)
+		urls[m.MemberID] = md.URL
+	}
+	conns := d.configuredWork()
+	var plan map[string]*workerAssignment
+	if version == 0 {
+		plan = assignWork(ids, conns)
+	} else {
+		plan = d.assignor.assign(time.Now(), resp.Generation, d.lastCompletedGen, members, conns)
+	}
+	owners := map[workItem]string{}
 	var out []kmsg.SyncGroupRequestGroupAssignment
-	for m, a := range assignWork(members, conns) {
-		a.Leader, a.LeaderURL, a.ConfigOffset = resp.LeaderID, leaderURL, -1
+	for _, m := range members {
+		a := plan[m.ID]
+		a.Version, a.Leader, a.LeaderURL, a.ConfigOffset = version, resp.LeaderID, urls[resp.LeaderID], -1
+		keep := itemsOf(workSet{Connectors: a.Connectors, Tasks: a.Tasks})
+		if version > 0 {
+			revoked := itemsOf(a.Revoked)
+			for it := range itemsOf(m.Owned) {
+				if !revoked[it] {
+					keep[it] = true
+				}
+			}
+		}
+		for it := range keep {
+			owners[it] = urls[m.ID]
+		}
 		sa := kmsg.NewSyncGroupRequestGroupAssignment()
-		sa.MemberID, sa.MemberAssignment = m, a.encode()
+		sa.MemberID, sa.MemberAssignment = m.ID, a.encode()
 		out = append(out, sa)
 	}
+	d.mu.Lock()
+	d.owners = owners
+	d.mu.Unlock()
 	return out, nil
 }
 
-// heartbeatUntilRejoin heartbeats until the group rebalances, the config
-// changes (or a restart is asked) or ctx ends.
-func (d *Distributed) heartbeatUntilRejoin(ctx context.Context) {
+// heartbeatUntilRejoin heartbeats until the group rebalances, a rejoin is
+// asked (a revocation to complete, a change in the set of connectors or
+// tasks), the delay the leader set runs out (delay > 0) or ctx ends.
+// Other config changes and restart requests are applied here, to the work
+// this worker owns, without a rebalance.
+func (d *Distributed) heartbeatUntilRejoin(ctx context.Context, delay time.Duration) {
 	t := time.NewTicker(d.heartbeat)
 	defer t.Stop()
+	var delayed <-chan time.Time
+	if delay > 0 {
+		dt := time.NewTimer(delay)
+		defer dt.Stop()
+		delayed = dt.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.rejoin:
 			return
+		case <-delayed:
+			return
+		case <-d.changed:
+			d.applyRestarts()
+			d.converge(d.owned)
+			if !maps.Equal(d.configuredWork(), d.configuredAt) {
+				return
+			}
+			continue
 		case <-t.C:
 		}
 		d.mu.Lock()
@@ -380,69 +472,6 @@ func (d *Distributed) leave() {
 	req.Members = append(req.Members, m)
 	if _, err := req.RequestWith(ctx, d.client); err != nil {
 		d.log.Warn("leaving the connect group failed", "err", err)
-	}
-}
-
-// stopAll stops every local connector and task (eager rebalancing).
-func (d *Distributed) stopAll() {
-	h := d.Standalone
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, name := range slices.Sorted(maps.Keys(h.conns)) {
-		h.stopConnectorLocked(h.conns[name])
-		delete(h.conns, name)
-	}
-}
-
-// startAssigned starts this worker's connectors (writing their task
-// configurations to the config topic when they change, which triggers the
-// next rebalance) and tasks.
-func (d *Distributed) startAssigned(a workerAssignment) {
-	h := d.Standalone
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return
-	}
-	for _, name := range a.Connectors {
-		st, ok := h.configs.Connector(name)
-		if !ok {
-			continue
-		}
-		rt := &connRuntime{name: name, tasks: map[int]*taskRunner{}, typ: h.pluginType(st.Config)}
-		h.conns[name] = rt
-		if st.Target == TargetStopped {
-			h.putConnStatus(name, Status{State: StateStopped})
-			continue
-		}
-		h.startConnectorInstanceOnlyLocked(rt)
-		if rt.conn == nil {
-			continue
-		}
-		h.publishTaskConfigsLocked(rt)
-	}
-	for _, id := range a.Tasks {
-		st, ok := h.configs.Connector(id.Connector)
-		if !ok || id.Task >= len(st.Tasks) || st.Target == TargetStopped {
-			continue
-		}
-		conn, err := h.reg.NewConnector(st.Config[ConnectorClassConfig])
-		if err != nil {
-			h.putTaskStatus(id, Status{State: StateFailed, Trace: err.Error()})
-			continue
-		}
-		rt := h.conns[id.Connector]
-		if rt == nil {
-			rt = &connRuntime{name: id.Connector, tasks: map[int]*taskRunner{}, typ: h.pluginType(st.Config)}
-			h.conns[id.Connector] = rt
-		}
-		r, err := h.newTaskRunner(&connRuntime{name: id.Connector, conn: conn}, id, st.Config, st.Tasks[id.Task])
-		if err != nil {
-			h.putTaskStatus(id, Status{State: StateFailed, Trace: err.Error()})
-			continue
-		}
-		rt.tasks[id.Task] = r
-		r.start(st.Target == TargetPaused)
 	}
 }
 
@@ -571,27 +600,4 @@ func (d *Distributed) ResumeConnector(_ context.Context, name string) error {
 // StopConnector implements Herder.
 func (d *Distributed) StopConnector(_ context.Context, name string) error {
 	return d.setTarget(name, TargetStopped)
-}
-
-// RestartConnector implements Herder. With the eager protocol a restart
-// is a rebalance: every worker restarts its connectors and tasks.
-func (d *Distributed) RestartConnector(_ context.Context, name string, _ RestartRequest) (*ConnectorStatus, error) {
-	if _, ok := d.cs.Connector(name); !ok {
-		return nil, d.notFound(name)
-	}
-	d.requestRejoin()
-	return nil, nil
-}
-
-// RestartTask implements Herder (as a rebalance, like RestartConnector).
-func (d *Distributed) RestartTask(_ context.Context, id TaskID) error {
-	st, ok := d.cs.Connector(id.Connector)
-	if !ok {
-		return d.notFound(id.Connector)
-	}
-	if id.Task < 0 || id.Task >= len(st.Tasks) {
-		return fmt.Errorf("Task %s-%d not found: %w", id.Connector, id.Task, ErrNotFound)
-	}
-	d.requestRejoin()
-	return nil
 }

@@ -20,9 +20,10 @@ type distWorker struct {
 	url string
 }
 
-func startDistWorker(t *testing.T, brokers string) *distWorker {
+func startDistWorker(t *testing.T, brokers, protocol string) *distWorker {
 	t.Helper()
 	wc, err := connect.ParseWorkerConfig(map[string]string{
+		"connect.protocol": protocol, "scheduled.rebalance.max.delay.ms": "2000",
 		"bootstrap.servers": brokers, "offset.flush.interval.ms": "100",
 		"group.id": "cluster", "config.storage.topic": "cc-configs", "offset.storage.topic": "cc-offsets", "status.storage.topic": "cc-status",
 		"heartbeat.interval.ms": "100", "session.timeout.ms": "6000", "rebalance.timeout.ms": "10000",
@@ -68,18 +69,25 @@ func post(t *testing.T, url, name string, cfg map[string]string) {
 	})
 }
 
-// TestDistributedWorkersShareAndFailOver runs two workers in one group:
-// connectors are created through the follower (forwarded to the leader),
-// work is spread over both, and when one worker leaves its work moves to
-// the other without losing a line.
+// TestDistributedWorkersShareAndFailOver runs two workers in one group,
+// with each protocol: connectors are created through the follower
+// (forwarded to the leader), work is spread over both, and when one worker
+// leaves its work moves to the other (after the delay, with the
+// cooperative protocols) without losing a line.
 func TestDistributedWorkersShareAndFailOver(t *testing.T) {
+	for _, p := range []string{"eager", "sessioned"} {
+		t.Run(p, func(t *testing.T) { testShareAndFailOver(t, p) })
+	}
+}
+
+func testShareAndFailOver(t *testing.T, protocol string) {
 	b := connecttest.Broker(t)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
 	appendLines(t, in, 0, 2000)
-	w1 := startDistWorker(t, b.Addr())
+	w1 := startDistWorker(t, b.Addr(), protocol)
 	defer w1.close(t)
-	w2 := startDistWorker(t, b.Addr())
+	w2 := startDistWorker(t, b.Addr(), protocol)
 	w2closed := false
 	defer func() {
 		if !w2closed {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,7 @@ const (
 	configTaskPrefix      = "task-"
 	configCommitPrefix    = "commit-"
 	configTargetPrefix    = "target-state-"
+	configRestartPrefix   = "restart-connector-"
 	statusConnectorPrefix = "status-connector-"
 	statusTaskPrefix      = "status-task-"
 	statusTopicPrefix     = "status-topic-"
@@ -38,6 +40,10 @@ type KafkaConfigStore struct {
 	// OnChange, when set before use, is called (from the tailing
 	// goroutine) with the connector a record was about.
 	onChange func(connector string)
+	// onRestart, when set before use, is told of every restart request
+	// read after the store opened (older ones were served long ago).
+	onRestart func(connector string, req RestartRequest)
+	opened    atomic.Bool
 }
 
 // OpenKafkaConfigStore opens the config topic (creating it with one
@@ -50,6 +56,7 @@ func OpenKafkaConfigStore(ctx context.Context, cfg WorkerConfig, topic string, r
 		return nil, err
 	}
 	s.log = log
+	s.opened.Store(true)
 	return s, nil
 }
 
@@ -59,6 +66,12 @@ type propsValue struct {
 
 type commitValue struct {
 	Tasks int `json:"tasks"`
+}
+
+// restartValue is a restart request (KIP-745).
+type restartValue struct {
+	IncludeTasks bool `json:"include-tasks"`
+	OnlyFailed   bool `json:"only-failed"`
 }
 
 type targetValue struct {
@@ -87,6 +100,13 @@ func (s *KafkaConfigStore) apply(k, v []byte) {
 		}
 		_ = s.mem.PutConnector(name, pv.Properties, target)
 		_ = s.mem.PutTaskConfigs(name, tasks)
+	case strings.HasPrefix(key, configRestartPrefix):
+		var rv restartValue
+		if v == nil || json.Unmarshal(v, &rv) != nil || s.onRestart == nil || !s.opened.Load() {
+			return
+		}
+		s.onRestart(strings.TrimPrefix(key, configRestartPrefix), RestartRequest{IncludeTasks: rv.IncludeTasks, OnlyFailed: rv.OnlyFailed})
+		return
 	case strings.HasPrefix(key, configTargetPrefix):
 		name = strings.TrimPrefix(key, configTargetPrefix)
 		var tv targetValue
@@ -191,6 +211,13 @@ func (s *KafkaConfigStore) PutTaskConfigs(name string, tasks []map[string]string
 	kvs[ck] = mustJSON(commitValue{Tasks: len(tasks)})
 	order = append(order, ck)
 	return s.write(kvs, order)
+}
+
+// PutRestartRequest writes a restart request for a connector; every
+// worker restarts the parts of it that it runs.
+func (s *KafkaConfigStore) PutRestartRequest(name string, req RestartRequest) error {
+	k := configRestartPrefix + name
+	return s.write(map[string][]byte{k: mustJSON(restartValue{IncludeTasks: req.IncludeTasks, OnlyFailed: req.OnlyFailed})}, []string{k})
 }
 
 // PutTargetState implements ConfigStore.

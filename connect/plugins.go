@@ -22,6 +22,16 @@ type Converter interface {
 	ToConnectData(topic string, data []byte) (*Schema, any, error)
 }
 
+// AppendingConverter is implemented by converters that can serialize into
+// the caller's buffer: a source task then encodes a whole poll's keys and
+// values into a few shared allocations instead of one per record.
+type AppendingConverter interface {
+	// AppendFromConnectData appends what FromConnectData would return to
+	// dst and returns the extended buffer; null reports that
+	// FromConnectData would return nil (nothing is appended then).
+	AppendFromConnectData(dst []byte, topic string, schema *Schema, value any) (b []byte, null bool, err error)
+}
+
 // PluginType is the kind of a plugin, as the REST API names it.
 type PluginType string
 

@@ -32,6 +32,11 @@ type sourceWork struct {
 	valClass string
 	eh       *errorHandler
 	chain    transformChain
+	// writer stores offsets off the hot path (nil: store synchronously).
+	writer *offsetWriter
+	// keyAC and valAC are the converters when they can append into a
+	// batch's shared buffer.
+	keyAC, valAC AppendingConverter
 
 	client    *kgo.Client
 	committer SourceTaskCommitter
@@ -137,27 +142,60 @@ func (w *sourceWork) run(ctx context.Context, r *taskRunner) error {
 	w.topics = map[string]bool{}
 	w.pending = map[string]map[string]any{}
 	w.committer, _ = w.task.(SourceTaskCommitter)
+	w.keyAC, _ = w.keyConv.(AppendingConverter)
+	w.valAC, _ = w.valConv.(AppendingConverter)
 	w.task.Initialize(sourceCtx{w: w})
 	if err := safeCall(func() error { return w.task.Start(maps.Clone(w.taskCfg)) }); err != nil {
 		return fmt.Errorf("task start: %w", err)
 	}
 	r.running()
+	w.writer = startOffsetWriter(w)
 	runErr := w.loop(ctx, r)
 	// Clean shutdown: everything polled is flushed and its offsets stored.
 	if err := w.commit(); err != nil && runErr == nil {
 		runErr = err
 	}
+	w.writer.close()
 	if err := safeCall(w.task.Stop); err != nil {
 		h.log.Warn("source task stop failed", "connector", w.id.Connector, "task", w.id.Task, "err", err)
 	}
 	return runErr
 }
 
+// polledBatch is one poll's records, transformed and converted by the
+// poller: krs[i] is origs[i] ready to produce, or nil when it is skipped.
+// err ends the task once the records before it are sent.
+type polledBatch struct {
+	origs []*SourceRecord
+	krs   []*kgo.Record
+	batch *sentBatch
+	err   error
+}
+
+// loop runs the task in two stages, as a pipeline: a poller goroutine
+// polls the task and transforms and converts its records, while this
+// goroutine produces the previous batch and tracks its offsets (produce
+// is asynchronous: offsets are stored only for what Kafka acknowledged).
+// At most one converted batch waits between the stages.
 func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
+	pctx, cancel := context.WithCancel(ctx)
+	polled := make(chan polledBatch, 1)
+	pollerDone := make(chan struct{})
+	go func() {
+		defer close(pollerDone)
+		w.poll(pctx, r, polled)
+	}()
+	defer func() {
+		cancel()
+		<-pollerDone // the task is not stopped while Poll runs
+	}()
+	tick := time.NewTicker(max(w.h.cfg.OffsetFlushInterval, time.Millisecond))
+	defer tick.Stop()
 	lastCommit := time.Now()
-	retries := 0
-	for ctx.Err() == nil {
+	for {
 		if ch := r.pausedCh(); ch != nil {
+			// The poller stops polling; what it already polled goes out
+			// after the resume.
 			if err := w.commit(); err != nil {
 				return err
 			}
@@ -165,29 +203,17 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 				return nil
 			}
 		}
-		recs, err := w.task.Poll(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
+			return nil
+		case pb, ok := <-polled:
+			if !ok {
 				return nil
 			}
-			if errors.Is(err, ErrRetriable) {
-				retries++
-				if !retryBackoff(ctx, retries) {
-					return nil
-				}
-				continue
+			if err := w.sendBatch(pb); err != nil {
+				return err
 			}
-			return fmt.Errorf("poll: %w", err)
-		}
-		retries = 0
-		if len(recs) > 0 {
-			w.beginBatch(len(recs))
-			for _, rec := range recs {
-				if err := w.send(ctx, rec); err != nil {
-					return err
-				}
-			}
-			w.endBatch()
+		case <-tick.C:
 		}
 		if err := w.producedErr(); err != nil {
 			return err
@@ -199,25 +225,86 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 			lastCommit = time.Now()
 		}
 	}
-	return nil
 }
 
-// send transforms and converts one record and hands it to the producer;
-// a record that fails and is tolerated (errors.tolerance=all) is skipped,
-// but its source offset still counts as processed.
-func (w *sourceWork) send(ctx context.Context, orig *SourceRecord) error {
-	kr, err := w.prepare(ctx, orig)
-	if err != nil {
-		return err
+// poll is the first stage of loop: Poll, transform, convert.
+func (w *sourceWork) poll(ctx context.Context, r *taskRunner, out chan<- polledBatch) {
+	retries := 0
+	for ctx.Err() == nil {
+		if ch := r.pausedCh(); ch != nil && !r.waitResumed(ctx, ch) {
+			return
+		}
+		recs, err := w.task.Poll(ctx)
+		var pb polledBatch
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrRetriable):
+			retries++
+			if !retryBackoff(ctx, retries) {
+				return
+			}
+			continue
+		case err != nil:
+			pb.err = fmt.Errorf("poll: %w", err)
+		case len(recs) == 0:
+			retries = 0
+			continue
+		default:
+			retries = 0
+			pb = polledBatch{origs: recs, krs: make([]*kgo.Record, len(recs)), batch: w.newBatch(len(recs))}
+			for i, rec := range recs {
+				kr, err := w.prepare(ctx, pb.batch, rec)
+				if err != nil {
+					pb.origs, pb.err = recs[:i], err
+					break
+				}
+				pb.krs[i] = kr
+			}
+		}
+		select {
+		case out <- pb:
+		case <-ctx.Done():
+			return
+		}
+		if pb.err != nil {
+			return
+		}
 	}
-	if kr != nil {
-		w.produce(orig, kr)
-	}
-	return w.trackOffset(orig)
 }
 
-// prepare runs the transformations and converters; nil means skip.
-func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Record, error) {
+// sendBatch is the second stage of loop: it produces a converted batch
+// and tracks its records' source offsets.
+func (w *sourceWork) sendBatch(pb polledBatch) error {
+	if len(pb.origs) > 0 {
+		w.cur = pb.batch
+		n := 0
+		for _, kr := range pb.krs[:len(pb.origs)] {
+			if kr != nil {
+				n++
+			}
+		}
+		pb.batch.remaining.Add(int64(n)) // each produced record's callback takes one off
+		now := time.Now()
+		for i, orig := range pb.origs {
+			if kr := pb.krs[i]; kr != nil {
+				if kr.Timestamp.IsZero() {
+					kr.Timestamp = now // as the producer would stamp it, without a clock read per record
+				}
+				w.produce(orig, kr)
+			}
+			if err := w.trackOffset(orig); err != nil {
+				return err
+			}
+		}
+		w.endBatch()
+	}
+	return pb.err
+}
+
+// prepare runs the transformations and converters; nil means skip. The
+// record is allocated from b.
+func (w *sourceWork) prepare(ctx context.Context, b *sentBatch, orig *SourceRecord) (*kgo.Record, error) {
 	rec := orig
 	if len(w.chain) > 0 {
 		ok, err := w.eh.execute(ctx, StageTransformation, "", nil, describeSource(orig), func() error {
@@ -231,7 +318,7 @@ func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Reco
 	}
 	// The converters run once directly, free of closures; only a failure
 	// goes through the error handler (retries, tolerance, logging).
-	key, err := fromConnect(w.keyConv, rec.Topic, rec.KeySchema, rec.Key)
+	key, err := b.encode(w.keyConv, w.keyAC, rec.Topic, rec.KeySchema, rec.Key)
 	if err != nil {
 		ok, err := w.eh.executeAfter(ctx, StageKeyConverter, w.keyClass, nil, describeSource(orig), time.Now(), err, func() error {
 			var e error
@@ -242,7 +329,7 @@ func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Reco
 			return nil, err
 		}
 	}
-	val, err := fromConnect(w.valConv, rec.Topic, rec.ValueSchema, rec.Value)
+	val, err := b.encode(w.valConv, w.valAC, rec.Topic, rec.ValueSchema, rec.Value)
 	if err != nil {
 		ok, err := w.eh.executeAfter(ctx, StageValueConverter, w.valClass, nil, describeSource(orig), time.Now(), err, func() error {
 			var e error
@@ -253,7 +340,7 @@ func (w *sourceWork) prepare(ctx context.Context, orig *SourceRecord) (*kgo.Reco
 			return nil, err
 		}
 	}
-	kr := w.cur.newRecord()
+	kr := b.newRecord()
 	*kr = kgo.Record{Topic: rec.Topic, Key: key, Value: val, Timestamp: rec.Timestamp}
 	if len(rec.Headers) > 0 {
 		kr.Headers = make([]kgo.RecordHeader, len(rec.Headers))
@@ -295,11 +382,10 @@ func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
 		_ = w.h.statuses.AddTopic(w.id.Connector, kr.Topic)
 	}
 	b := w.cur
-	b.remaining.Add(1)
 	cb := b.cb
 	if w.committer != nil {
 		cb = func(kr *kgo.Record, err error) {
-			defer b.remaining.Add(-1)
+			defer b.done()
 			w.onProduced(kr, err)
 			if err == nil {
 				md := &RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
@@ -377,7 +463,51 @@ type sentBatch struct {
 	remaining atomic.Int64 // records not acknowledged yet, +1 while sending
 	offsets   map[string]map[string]any
 	cb        func(*kgo.Record, error) // one closure per batch, not per record
-	recs      []kgo.Record             // allocated at once for the batch
+	arena     *[]kgo.Record            // the batch's records, from recordArenas
+	recs      []kgo.Record             // what is left of arena
+	buf       []byte                   // keys and values, in chunks shared by the batch's records
+}
+
+// encodeChunk is the size of the chunks a batch's keys and values are
+// encoded into; a chunk lives until all its records are acknowledged.
+const encodeChunk = 32 << 10
+
+// encode runs one converter: into the batch's shared buffer when it can
+// append (ac), else as its own allocation. A panic becomes an error.
+func (b *sentBatch) encode(c Converter, ac AppendingConverter, topic string, s *Schema, v any) (out []byte, err error) {
+	if ac == nil {
+		return fromConnect(c, topic, s, v)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	if cap(b.buf)-len(b.buf) < encodeChunk/16 {
+		b.buf = make([]byte, 0, encodeChunk)
+	}
+	start := len(b.buf)
+	buf, null, err := ac.AppendFromConnectData(b.buf, topic, s, v)
+	if err != nil || null {
+		return nil, err
+	}
+	b.buf = buf
+	return buf[start:len(buf):len(buf)], nil
+}
+
+// recordArenas recycles batches' kgo records once Kafka has acknowledged
+// all of them (kgo is done with a record once its promise has run).
+var recordArenas sync.Pool
+
+// done counts one record (or the end of sending) off; the last one hands
+// the batch's records back for reuse.
+func (b *sentBatch) done() {
+	if b.remaining.Add(-1) == 0 && b.arena != nil {
+		// Not cleared: every record is overwritten whole on reuse, and the
+		// pool lets go of what it holds at the next collections.
+		recordArenas.Put(b.arena)
+		b.arena = nil
+	}
 }
 
 // newRecord returns a zero record from the batch's allocation.
@@ -390,33 +520,47 @@ func (b *sentBatch) newRecord() *kgo.Record {
 	return r
 }
 
-func (w *sourceWork) beginBatch(n int) {
-	b := &sentBatch{recs: make([]kgo.Record, n)}
+// newBatch returns a batch for n records, counted as in flight (+1)
+// until endBatch.
+func (w *sourceWork) newBatch(n int) *sentBatch {
+	arena, _ := recordArenas.Get().(*[]kgo.Record)
+	if arena == nil || cap(*arena) < n {
+		a := make([]kgo.Record, n)
+		arena = &a
+	}
+	*arena = (*arena)[:n]
+	b := &sentBatch{arena: arena, recs: *arena}
 	b.remaining.Store(1)
 	b.cb = func(kr *kgo.Record, err error) {
 		w.onProduced(kr, err)
-		b.remaining.Add(-1)
+		b.done()
 	}
-	w.cur = b
+	return b
 }
 
 func (w *sourceWork) endBatch() {
 	b := w.cur
-	b.recs = nil
+	b.recs, b.buf = nil, nil
 	w.settleOffset()
 	if len(w.pending) > 0 {
 		b.offsets, w.pending = w.pending, map[string]map[string]any{}
 	}
 	w.inflight = append(w.inflight, b)
-	b.remaining.Add(-1)
+	b.done()
 }
 
 // commitAcked stores the offsets of the oldest batches that Kafka has
 // fully acknowledged, without waiting for the rest: the periodic commit
-// does not stall the task. Offsets are never ahead of what Kafka has.
+// does not stall the task. With an offset writer the store happens on its
+// goroutine. Offsets are never ahead of what Kafka has.
 func (w *sourceWork) commitAcked() error {
 	if err := w.producedErr(); err != nil {
 		return err
+	}
+	if w.writer != nil {
+		if err := w.writer.failed(); err != nil {
+			return err
+		}
 	}
 	n := 0
 	for n < len(w.inflight) && w.inflight[n].remaining.Load() == 0 {
@@ -434,9 +578,99 @@ func (w *sourceWork) commitAcked() error {
 		maps.Copy(offs, b.offsets)
 	}
 	w.inflight = append(w.inflight[:0], w.inflight[n:]...)
+	if w.writer != nil {
+		w.writer.enqueue(offs)
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.h.cfg.OffsetFlushTimeout)
 	defer cancel()
 	return w.storeOffsets(ctx, offs)
+}
+
+// offsetWriter stores a task's offsets on its own goroutine, one write
+// after the other in commit order, so that writing the offset store (a
+// file with fsync, or a topic) does not stall producing.
+type offsetWriter struct {
+	w      *sourceWork
+	jobs   chan offsetJob // capacity 1: one write waits while one runs
+	done   chan struct{}
+	unsent map[string]map[string]any // offsets not handed over yet; the run goroutine's
+
+	mu  sync.Mutex // guards err
+	err error      // the first failed write
+}
+
+type offsetJob struct {
+	offs  map[string]map[string]any
+	reply chan error // nil: asynchronous, a failure is kept in err
+}
+
+func startOffsetWriter(w *sourceWork) *offsetWriter {
+	o := &offsetWriter{w: w, jobs: make(chan offsetJob, 1), done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		for job := range o.jobs {
+			ctx, cancel := context.WithTimeout(context.Background(), w.h.cfg.OffsetFlushTimeout)
+			err := w.storeOffsets(ctx, job.offs)
+			cancel()
+			if job.reply != nil {
+				job.reply <- err
+				continue
+			}
+			if err != nil {
+				o.mu.Lock()
+				if o.err == nil {
+					o.err = err
+				}
+				o.mu.Unlock()
+			}
+		}
+	}()
+	return o
+}
+
+// enqueue hands offsets to the writer, or keeps them (newer over older)
+// for the next try while the writer is busy.
+func (o *offsetWriter) enqueue(offs map[string]map[string]any) {
+	if o.unsent == nil {
+		o.unsent = offs
+	} else {
+		maps.Copy(o.unsent, offs)
+	}
+	select {
+	case o.jobs <- offsetJob{offs: o.unsent}:
+		o.unsent = nil
+	default:
+	}
+}
+
+// sync stores offs (after everything handed over before) and waits.
+func (o *offsetWriter) sync(offs map[string]map[string]any) error {
+	all := o.unsent
+	o.unsent = nil
+	if all == nil {
+		all = offs
+	} else {
+		maps.Copy(all, offs)
+	}
+	reply := make(chan error, 1)
+	o.jobs <- offsetJob{offs: all, reply: reply}
+	if err := <-reply; err != nil {
+		return err
+	}
+	return o.failed()
+}
+
+func (o *offsetWriter) failed() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+// close waits for the writes handed over and ends the goroutine.
+func (o *offsetWriter) close() {
+	close(o.jobs)
+	<-o.done
 }
 
 // commit waits until everything produced is acknowledged and then stores
@@ -461,6 +695,9 @@ func (w *sourceWork) commit() error {
 	maps.Copy(offs, w.pending)
 	w.inflight = w.inflight[:0]
 	clear(w.pending)
+	if w.writer != nil {
+		return w.writer.sync(offs)
+	}
 	return w.storeOffsets(ctx, offs)
 }
 

@@ -65,6 +65,15 @@ type connRuntime struct {
 	typ   PluginType
 	conn  Connector // nil unless started
 	tasks map[int]*taskRunner
+
+	// Distributed workers only: the configuration and target state the
+	// instance runs with, and what failed to start (and stays FAILED
+	// until restarted or reconfigured).
+	connCfg     map[string]string
+	target      TargetState
+	failed      bool
+	failedCfg   map[string]string
+	failedTasks map[int]bool
 }
 
 // NewStandalone returns a herder with no connectors; add them with

@@ -25,6 +25,9 @@ type taskRunner struct {
 	h    *Standalone
 	id   TaskID
 	work taskWork
+	// The configurations the task runs with: a distributed worker
+	// restarts it when they change.
+	connCfg, taskCfg map[string]string
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -45,7 +48,7 @@ func (h *Standalone) newTaskRunner(rt *connRuntime, id TaskID, connCfg, taskCfg 
 	if err != nil {
 		return nil, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, err)
 	}
-	r := &taskRunner{h: h, id: id, done: make(chan struct{})}
+	r := &taskRunner{h: h, id: id, done: make(chan struct{}), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg)}
 	eh := newErrorHandler(h, id, connCfg)
 	kClass, vClass := h.converterClass(connCfg, KeyConverterConfig, h.cfg.KeyConverter), h.converterClass(connCfg, ValueConverterConfig, h.cfg.ValueConverter)
 	switch c := rt.conn.(type) {

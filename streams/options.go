@@ -17,6 +17,7 @@ type options struct {
 	stores      []string
 	cacheOn     bool
 	tsExtractor TimestampExtractor
+	retention   time.Duration // windowed stores; 0: the default
 }
 
 func collect(opts []Option) options {

@@ -18,6 +18,9 @@ type storeSpec struct {
 	users    []*gnode
 	// wrap makes the typed store of one task over its raw (logged) store.
 	wrap func(tc *task, raw state.KeyValueStore) any
+	// windowed is set for window and session stores (see window_store.go).
+	windowed *windowedSpec
+	err      error // a bad configuration, reported by Builder.AddStore
 }
 
 func (s *storeSpec) factory() state.KeyValueFactory {
@@ -28,7 +31,8 @@ func (s *storeSpec) factory() state.KeyValueFactory {
 }
 
 // StoreBuilder describes a state store for the Processor API; make one with
-// KeyValueStoreBuilder and add it with Builder.AddStore.
+// KeyValueStoreBuilder, WindowStoreBuilder or SessionStoreBuilder and add it with
+// Builder.AddStore.
 type StoreBuilder struct{ spec *storeSpec }
 
 // KeyValueStoreBuilder describes a key-value store named name with the given serdes
@@ -68,7 +72,11 @@ func (b *Builder) addStore(spec *storeSpec) {
 		b.fail("store without a name")
 		return
 	}
-	if _, dup := b.stores[spec.name]; dup {
+	if spec.err != nil {
+		b.errs = append(b.errs, spec.err)
+		return
+	}
+	if _, dup := b.stores[spec.name]; dup || b.globalStore(spec.name) {
 		b.fail("duplicate store name %q", spec.name)
 		return
 	}

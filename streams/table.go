@@ -11,7 +11,8 @@ type Table[K, V any] struct {
 	out   *fanout[K, Change[V]]
 	ks    Serde[K]
 	vs    Serde[V]
-	store string // "" when not materialized
+	store string            // "" when not materialized
+	get   *getterSpec[K, V] // how joins read rows when store is ""
 }
 
 // StoreName returns the name of the table's store, "" if it has none.
@@ -82,7 +83,9 @@ func changeOp[K, V, V2 any](t Table[K, V], o options, prefix string, vs2 Serde[V
 	b := t.b
 	n := b.addNode(kindProcessor, o.name, prefix, t.n)
 	res := Table[K, V2]{b: b, n: n, ks: t.ks, vs: vs2}
-	if o.store != "" {
+	if o.store == "" {
+		res.get = derivedGetter(t, f)
+	} else {
 		res.store = o.store
 		if t.ks == nil || vs2 == nil {
 			b.fail("materialized table %q needs key and value serdes", o.store)

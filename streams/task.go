@@ -42,7 +42,8 @@ type taskConfig struct {
 	logger     *slog.Logger
 	now        func() int64 // wall clock, milliseconds
 	restore    state.RestoreListener
-	eos        bool // exactly-once: stores without a clean checkpoint are wiped and restored
+	eos        bool                           // exactly-once: stores without a clean checkpoint are wiped and restored
+	globals    map[string]state.KeyValueStore // global stores by name, shared by every task
 }
 
 // task is one instance of a sub-topology, processing one partition of its sources. It
@@ -65,7 +66,8 @@ type task struct {
 	closers    []func() error
 	logger     *slog.Logger
 	closed     bool
-	worker     int // index of the stream thread that owns the task
+	worker     int   // index of the stream thread that owns the task
+	dropped    int64 // records processors skipped (null keys, late records, ...)
 }
 
 func newTask(cfg taskConfig) *task {
@@ -116,6 +118,14 @@ func (t *task) init(ctx context.Context) error {
 			t.cacheBytes = max(t.cfg.cacheBytes/int64(caching), 1<<16)
 		}
 		for _, spec := range t.sub.stores {
+			if spec.windowed != nil {
+				s, err := t.openWindowed(spec, st)
+				if err != nil {
+					return fmt.Errorf("streams: task %s: %w", t.id, err)
+				}
+				t.stores[spec.name] = s
+				continue
+			}
 			var raw state.KeyValueStore
 			if spec.logging {
 				raw, err = st.KeyValueStore(spec.name, spec.factory())

@@ -25,7 +25,7 @@ func (a *App) setupTopics(ctx context.Context) error {
 			}
 		}
 	}
-	counts := map[string]int32{} // resolved topic -> partitions
+	counts := map[string]int32{} // user topic -> partitions
 	if len(user) > 0 {
 		details, err := a.adm.ListTopics(ctx, user...)
 		if err != nil {
@@ -39,67 +39,11 @@ func (a *App) setupTopics(ctx context.Context) error {
 			counts[name] = int32(len(d.Partitions))
 		}
 	}
-	// Repartition topics: configured, or the largest source of the writing sub-topology.
-	producer := map[string]*subtopology{}
-	for _, sub := range a.topo.subs {
-		for _, tr := range sub.sinks {
-			if tr.internal {
-				producer[tr.name] = sub
-			}
-		}
+	counts, tasks, err := a.topo.partitionCounts(app, counts)
+	if err != nil {
+		return err
 	}
-	for name, n := range a.topo.repartitions {
-		if n > 0 {
-			counts[app+"-"+name] = n
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for name := range a.topo.repartitions {
-			full := app + "-" + name
-			if _, ok := counts[full]; ok {
-				continue
-			}
-			var n int32
-			known := true
-			for _, tr := range producer[name].topics {
-				c, ok := counts[resolve(app, tr)]
-				known = known && ok
-				n = max(n, c)
-			}
-			if known {
-				counts[full] = n
-				changed = true
-			}
-		}
-	}
-	a.subTasks = map[int]int32{}
-	for _, sub := range a.topo.subs {
-		var userN int32 = -1
-		for _, tr := range sub.topics {
-			if tr.internal {
-				continue
-			}
-			if n := counts[tr.name]; userN >= 0 && n != userN {
-				return fmt.Errorf("%w: sub-topology %d reads %v", ErrNotCopartitioned, sub.id, sub.topics)
-			} else {
-				userN = n
-			}
-		}
-		var n int32
-		for _, tr := range sub.topics {
-			full := resolve(app, tr)
-			if tr.internal && userN >= 0 && a.topo.repartitions[tr.name] == 0 {
-				counts[full] = userN // co-partition with the user topics
-			}
-			c, ok := counts[full]
-			if !ok {
-				return fmt.Errorf("%w: cannot work out the partitions of %q", ErrTopology, full)
-			}
-			n = max(n, c)
-		}
-		a.subTasks[sub.id] = n
-	}
+	a.subTasks = tasks
 	names := make([]string, 0, len(a.topo.repartitions))
 	for name := range a.topo.repartitions {
 		names = append(names, name)
@@ -119,7 +63,7 @@ func (a *App) setupTopics(ctx context.Context) error {
 				continue
 			}
 			cfg := map[string]*string{}
-			for k, v := range state.ChangelogTopicConfigs(false, 0) {
+			for k, v := range spec.changelogConfigs() {
 				cfg[k] = ptr(v)
 			}
 			if err := a.createTopic(ctx, state.ChangelogTopic(app, spec.name), a.subTasks[sub.id], cfg); err != nil {

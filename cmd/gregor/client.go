@@ -211,25 +211,23 @@ func minArgs(n int, what string) cobra.PositionalArgs {
 
 // completeTopics completes topic names from the cluster.
 func completeTopics(g *globals) cobra.CompletionFunc {
-	return func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		g.timeout = min(g.timeout, 3*time.Second)
-		adm, err := g.admin(cmd)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		defer adm.Close()
-		ctx, cancel := g.opCtx(cmd)
-		defer cancel()
+	return completeFromCluster(g, func(ctx context.Context, adm *kadm.Client) ([]string, error) {
 		td, err := adm.ListTopics(ctx)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		return td.Names(), cobra.ShellCompDirectiveNoFileComp
-	}
+		return td.Names(), err
+	})
 }
 
 // completeGroups completes consumer group names from the cluster.
 func completeGroups(g *globals) cobra.CompletionFunc {
+	return completeFromCluster(g, func(ctx context.Context, adm *kadm.Client) ([]string, error) {
+		ls, err := adm.ListGroups(ctx)
+		return ls.Groups(), err
+	})
+}
+
+// completeFromCluster completes from the names list returns, asking the
+// cluster with a short timeout; any error completes nothing.
+func completeFromCluster(g *globals, list func(context.Context, *kadm.Client) ([]string, error)) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		g.timeout = min(g.timeout, 3*time.Second)
 		adm, err := g.admin(cmd)
@@ -239,11 +237,11 @@ func completeGroups(g *globals) cobra.CompletionFunc {
 		defer adm.Close()
 		ctx, cancel := g.opCtx(cmd)
 		defer cancel()
-		ls, err := adm.ListGroups(ctx)
+		names, err := list(ctx, adm)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		return ls.Groups(), cobra.ShellCompDirectiveNoFileComp
+		return names, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 

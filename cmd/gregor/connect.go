@@ -180,8 +180,8 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string) erro
 			log.Error("worker shutdown", "err", err)
 		}
 	}()
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed: REST API on http://%s, group %s, brokers %s\n",
-		srv.Addr(), wc.Props[connect.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed ready on %s (REST API http://%s, group %s, brokers %s)\n",
+		srv.Addr(), srv.Addr(), wc.Props[connect.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
 	<-ctx.Done()
 	log.Info("shutting down: leaving the group, flushing and committing offsets")
 	return nil

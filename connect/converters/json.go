@@ -108,6 +108,24 @@ func (c *JSON) FromConnectData(_ string, s *connect.Schema, v any) ([]byte, erro
 	return append(make([]byte, 0, len(b)), b...), nil
 }
 
+// AppendFromConnectData implements connect.AppendingConverter.
+func (c *JSON) AppendFromConnectData(dst []byte, _ string, s *connect.Schema, v any) ([]byte, bool, error) {
+	if v == nil && s == nil {
+		return dst, true, nil
+	}
+	if v == nil && !c.schemasEnabled && s.Optional && (s.Default == nil || !c.replaceNull) {
+		return dst, true, nil
+	}
+	b, err := c.appendTo(dst, s, v)
+	if err != nil {
+		return dst, false, err
+	}
+	if len(b) == len(dst) {
+		return dst, true, nil // FromConnectData returns nil for nothing
+	}
+	return b, false, nil
+}
+
 // scratchPool holds encoding buffers for FromConnectData.
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 

@@ -51,6 +51,34 @@ func (String) FromConnectData(_ string, _ *connect.Schema, v any) ([]byte, error
 	return []byte(fmt.Sprint(v)), nil
 }
 
+// AppendFromConnectData implements connect.AppendingConverter.
+func (String) AppendFromConnectData(dst []byte, _ string, _ *connect.Schema, v any) ([]byte, bool, error) {
+	switch x := v.(type) {
+	case nil:
+		return dst, true, nil
+	case string:
+		return append(dst, x...), false, nil
+	case []byte:
+		if x == nil {
+			return dst, true, nil
+		}
+		return append(dst, x...), false, nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), false, nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), false, nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), false, nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), false, nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), false, nil
+	case bool:
+		return strconv.AppendBool(dst, x), false, nil
+	}
+	return fmt.Append(dst, v), false, nil
+}
+
 // ToConnectData implements connect.Converter.
 func (String) ToConnectData(_ string, data []byte) (*connect.Schema, any, error) {
 	if data == nil {

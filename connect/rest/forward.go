@@ -5,6 +5,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+
+	"github.com/gregorhq/gregor/connect"
 )
 
 // Coordinated is implemented by herders that belong to a group of workers
@@ -17,8 +19,8 @@ type Coordinated interface {
 }
 
 // forwardedHeader marks a request forwarded by another worker, which the
-// leader then serves itself.
-const forwardedHeader = "X-Gregor-Connect-Forwarded"
+// receiver then serves itself.
+const forwardedHeader = connect.ForwardedHeader
 
 // forwarding sends connector writes (anything but GET under /connectors)
 // to the leader, and answers 409 while the group rebalances, as Kafka

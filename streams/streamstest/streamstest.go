@@ -70,6 +70,10 @@ func (d *Driver) AdvanceWallClockTime(dur time.Duration) {
 // WallClock returns the mocked wall-clock time.
 func (d *Driver) WallClock() time.Time { return time.UnixMilli(d.h.WallClock()) }
 
+// DroppedRecords returns how many records the topology's processors skipped so far
+// (Kafka Streams' dropped-records-total metric).
+func (d *Driver) DroppedRecords() int64 { return d.h.DroppedRecords() }
+
 // InternalTopic returns the full name of an internal topic: "<application.id>-<name>".
 func (d *Driver) InternalTopic(name string) string { return d.h.ApplicationID() + "-" + name }
 

@@ -221,7 +221,6 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 			t.next = time.Now().Add(time.Duration(t.gen.rng.Int64N(int64(t.maxWait))))
 		}
 	}
-	part := map[string]any{TaskField: t.taskID}
 	// One allocation each for the batch's records and field values, not
 	// one per record.
 	recs := make([]*connect.SourceRecord, n)
@@ -231,10 +230,16 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 	for i := range recs {
 		key, val := t.gen.record(vals[i*nf : (i+1)*nf : (i+1)*nf])
 		t.count++
-		arena[i] = connect.SourceRecord{SourcePartition: part, SourceOffset: map[string]any{IterationField: t.count},
-			Topic: t.topic, KeySchema: t.gen.keySchema, Key: key, ValueSchema: t.gen.schema, Value: val}
+		arena[i] = connect.SourceRecord{Topic: t.topic, KeySchema: t.gen.keySchema, Key: key, ValueSchema: t.gen.schema, Value: val}
 		recs[i] = &arena[i]
 	}
+	// Only the last record carries the source offset (the count so far):
+	// the worker stores offsets per poll, once all of its records are
+	// acknowledged, so per-record offsets (a map each) would only be
+	// overwritten. After a crash the count resumes from the last stored
+	// poll, as it would with them.
+	last := recs[n-1]
+	last.SourcePartition, last.SourceOffset = map[string]any{TaskField: t.taskID}, map[string]any{IterationField: t.count}
 	return recs, nil
 }
 

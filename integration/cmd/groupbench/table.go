@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -42,4 +43,23 @@ func printTable(out io.Writer, gregor, kfake result) {
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "target (issue 4): each at least as good as kfake (ratio >= 1)")
+	// A join is bimodal: when every member's JoinGroup reaches the
+	// coordinator before the first generation completes, one generation
+	// settles the group; otherwise the first members own partitions that
+	// the cooperative protocol must revoke in an extra round, which the
+	// other members only learn of at their next heartbeat. Which way a round
+	// goes is a race between client start-up and the coordinator, on both
+	// brokers, so the rounds are listed.
+	fmt.Fprintf(out, "join rounds (ms, sorted), gregor: %v\n", sortedMillis(gregor.join))
+	fmt.Fprintf(out, "join rounds (ms, sorted), kfake:  %v\n", sortedMillis(kfake.join))
+}
+
+// sortedMillis returns the durations in whole milliseconds, sorted.
+func sortedMillis(ds []time.Duration) []int64 {
+	out := make([]int64, len(ds))
+	for i, d := range ds {
+		out[i] = d.Milliseconds()
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,0 +1,58 @@
+package converters
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gregorhq/gregor/connect"
+)
+
+// TestAppendFromConnectData: the appending form of each converter gives
+// the bytes (and the nulls) FromConnectData gives, after any prefix.
+func TestAppendFromConnectData(t *testing.T) {
+	st := connect.NewStructBuilder().Name("pv").Field("viewtime", connect.Int64Schema).Field("userid", connect.StringSchema).Build()
+	sv := connect.NewStruct(st)
+	if err := sv.Put("viewtime", int64(42)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sv.Put("userid", "User_1"); err != nil {
+		t.Fatal(err)
+	}
+	type input struct {
+		s *connect.Schema
+		v any
+	}
+	inputs := []input{{nil, nil}, {connect.OptionalStringSchema, nil}, {connect.StringSchema, ""}, {connect.StringSchema, "hé"},
+		{connect.Int64Schema, int64(-7)}, {connect.Int32Schema, int32(3)}, {nil, true}, {nil, []byte("raw")}, {nil, []byte{}},
+		{nil, map[string]any{"a": int64(1)}}, {st, sv}, {nil, 1.5}}
+	jsonOn, jsonOff := &JSON{}, &JSON{}
+	if err := jsonOn.Configure(map[string]string{"schemas.enable": "true"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := jsonOff.Configure(map[string]string{"schemas.enable": "false"}, false); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]interface {
+		connect.Converter
+		connect.AppendingConverter
+	}{"json+schemas": jsonOn, "json": jsonOff, "string": String{}} {
+		for _, in := range inputs {
+			want, werr := c.FromConnectData("t", in.s, in.v)
+			prefix := []byte("prefix")
+			got, null, gerr := c.AppendFromConnectData(prefix, "t", in.s, in.v)
+			if (werr != nil) != (gerr != nil) {
+				t.Errorf("%s %v: errors %v / %v", name, in.v, werr, gerr)
+				continue
+			}
+			if werr != nil {
+				continue
+			}
+			if null != (want == nil) {
+				t.Errorf("%s %v: null %v, FromConnectData gave %q", name, in.v, null, want)
+			}
+			if !bytes.HasPrefix(got, []byte("prefix")) || !bytes.Equal(got[len("prefix"):], want) {
+				t.Errorf("%s %v: appended %q, want prefix+%q", name, in.v, got, want)
+			}
+		}
+	}
+}

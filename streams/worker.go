@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,6 +17,7 @@ const (
 	msgRecords
 	msgCommit
 	msgClose
+	msgQuery
 )
 
 type wmsg struct {
@@ -24,6 +26,7 @@ type wmsg struct {
 	recs  []*kgo.Record
 	tasks []*task // msgClose
 	clean bool    // msgClose
+	query func() error // msgQuery: runs on the worker, which owns tk's stores
 	reply chan wreply
 }
 
@@ -140,6 +143,12 @@ func (w *worker) handle(m wmsg) {
 			}
 		}
 		m.reply <- wreply{offsets: all, err: err}
+	case msgQuery:
+		if !w.tasks[m.tk] || m.tk.closed {
+			m.reply <- wreply{err: fmt.Errorf("%w: task %s", ErrNotHosted, m.tk.id)}
+			return
+		}
+		m.reply <- wreply{err: m.query()}
 	case msgClose:
 		all := map[state.TopicPartition]int64{}
 		var errs []error

@@ -24,8 +24,8 @@ type wmsg struct {
 	kind  msgKind
 	tk    *task
 	recs  []*kgo.Record
-	tasks []*task // msgClose
-	clean bool    // msgClose
+	tasks []*task      // msgClose
+	clean bool         // msgClose
 	query func() error // msgQuery: runs on the worker, which owns tk's stores
 	reply chan wreply
 }

@@ -28,6 +28,8 @@ type App struct {
 	cl   *kgo.Client
 	adm  *kadm.Client
 	rd   *kafkachangelog.Reader
+	// globals keeps the global stores; nil without global tables.
+	globals *globalRunner
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -109,6 +111,11 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pctx = context.WithoutCancel(a.ctx)
+	// Global stores are complete before any task processes a record.
+	if a.globals, err = startGlobals(ctx, a.topo, a.cfg, a.fail); err != nil {
+		a.cancel()
+		return err
+	}
 	for i := range a.cfg.NumStreamThreads {
 		w := &worker{a: a, id: i, ch: make(chan wmsg, 16), quit: make(chan struct{}), tasks: map[*task]bool{}}
 		a.workers = append(a.workers, w)
@@ -122,6 +129,7 @@ func (a *App) Start(ctx context.Context) error {
 			close(w.quit)
 		}
 		a.wwg.Wait()
+		_ = a.globals.close(true)
 		return fmt.Errorf("streams: client: %w", err)
 	}
 	a.mu.Lock()
@@ -221,6 +229,9 @@ func (a *App) supervise() {
 		close(w.quit)
 	}
 	a.wwg.Wait()
+	if err := a.globals.close(a.Err() == nil && !a.crash.Load()); err != nil {
+		a.fail(err)
+	}
 	a.cl.Close()
 	close(a.done)
 }
@@ -383,6 +394,7 @@ func (a *App) newTask(id TaskID, w int) *task {
 		writer: newChangelogWriter(a.pctx, a.cl), reader: a.rd, out: a, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
 		now: func() int64 { return time.Now().UnixMilli() }, restore: a.cfg.RestoreListener,
+		globals: a.globals.storesByName(),
 	})
 	tk.worker = w
 	return tk

@@ -99,9 +99,12 @@ type Builder struct {
 	// repartitions maps internal repartition topics (without the application.id
 	// prefix) to their configured partition count, 0 to derive it.
 	repartitions map[string]int32
+	globals      []*globalSpec
 	seq          int
 	errs         []error
 	built        bool
+	// windowGrace holds the grace period of windowed aggregation nodes, for Suppress.
+	windowGrace map[*gnode]int64
 }
 
 // NewBuilder returns an empty Builder.

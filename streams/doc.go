@@ -65,5 +65,34 @@
 // keys or values a join cannot use, late records) are logged and counted
 // (Harness.DroppedRecords).
 //
-// Windows, global tables and exactly-once processing are not built yet.
+// GlobalTableFrom reads a whole topic into a store of which every instance keeps a full
+// copy (Kafka Streams' GlobalKTable). An App reads it up to the topic's end before any
+// task processes a record, then a global consumer outside the group keeps it current
+// and checkpoints its positions (StateDir/<application.id>/global). Streams join it
+// with StreamGlobalTableJoin and StreamGlobalTableLeftJoin on any key derived from the
+// record, without co-partitioning; GlobalStoreGet reads it from a running App.
+//
+// Windowed aggregations follow Kafka Streams: WindowedBy groups a GroupedStream into
+// TimeWindows (tumbling or hopping) or SlidingWindows, SessionWindowedBy into
+// SessionWindows; Count, Reduce, WindowedAggregate and SessionAggregate return tables
+// keyed by Windowed[K], kept in window or session stores (changelogs "compact,delete",
+// retention plus a day) and written with TimeWindowedSerde or SessionWindowedSerde.
+// Stream time (the largest timestamp the aggregation has seen) closes a window once it
+// passes the window's end plus the grace period; later records are dropped and counted.
+// Emit(OnWindowClose) forwards only final results, and Table.Suppress holds updates
+// back until their window closes (UntilWindowCloses) or for a time (UntilTimeLimit), in
+// a buffer kept in a logged store:
+//
+//	clicks := streams.StreamFrom[string, string](b, "clicks", nil, nil)
+//	w := streams.TimeWindowsOfSizeAndGrace(time.Minute, 10*time.Second)
+//	streams.WindowedBy(clicks.GroupByKey(), w).
+//		Count(streams.As("clicks-per-minute")).
+//		Suppress(streams.UntilWindowCloses(streams.BufferUnbounded())).
+//		ToStream().
+//		To("clicks-per-minute") // keys in Kafka's format: TimeWindowedSerde(String(), 60000)
+//
+// The Processor API reaches window and session stores through WindowStoreBuilder,
+// SessionStoreBuilder, GetWindowStore and GetSessionStore.
+//
+// Exactly-once processing is not built yet.
 package streams

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/gregorhq/gregor/state"
 )
 
 // HarnessConfig configures a Harness.
@@ -49,6 +52,7 @@ type Harness struct {
 	offsets map[string]int64
 	queue   []ProducedRecord
 	outputs map[string][]ProducedRecord
+	globals *globalStores // nil without global tables
 	closed  bool
 }
 
@@ -75,11 +79,20 @@ func NewHarness(t *Topology, cfg HarnessConfig) (*Harness, error) {
 		}
 		h.tmp = dir
 	}
+	if len(t.globals) > 0 {
+		var err error
+		h.globals, err = openGlobalStores(t.globals, filepath.Join(dir, cfg.ApplicationID, "global"), nil, cfg.DeserializationHandler, cfg.Logger)
+		if err != nil {
+			_ = h.Close()
+			return nil, err
+		}
+	}
 	for _, sub := range t.subs {
 		tk := newTask(taskConfig{
 			id: TaskID{Subtopology: sub.id}, app: cfg.ApplicationID, topo: t, stateDir: dir,
 			out: h, handler: cfg.DeserializationHandler, tsx: cfg.TimestampExtractor,
 			cacheBytes: DefaultCacheMaxBytes, logger: cfg.Logger, now: func() int64 { return h.now },
+			globals: h.globals.storesByName(),
 		})
 		h.tasks = append(h.tasks, tk)
 		if err := tk.init(context.Background()); err != nil {
@@ -94,6 +107,9 @@ func NewHarness(t *Topology, cfg HarnessConfig) (*Harness, error) {
 func (h *Harness) send(topic string, _ int32, key, value []byte, ts int64, headers []Header) error {
 	r := ProducedRecord{Topic: topic, Key: key, Value: value, Timestamp: ts, Headers: headers}
 	h.outputs[topic] = append(h.outputs[topic], r)
+	if h.globals.has(topic) {
+		return h.pipeGlobal(topic, key, value)
+	}
 	if h.taskFor(topic) != nil {
 		h.queue = append(h.queue, r)
 	}
@@ -113,6 +129,9 @@ func (h *Harness) taskFor(topic string) *task {
 func (h *Harness) Pipe(topic string, key, value []byte, ts int64, headers []Header) error {
 	if h.closed {
 		return ErrClosed
+	}
+	if h.globals.has(topic) {
+		return h.pipeGlobal(topic, key, value)
 	}
 	if h.taskFor(topic) == nil {
 		return fmt.Errorf("%w: topic %q is not a source of the topology", ErrTopology, topic)
@@ -206,6 +225,9 @@ func (h *Harness) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	if h.globals != nil {
+		errs = append(errs, h.globals.close())
+	}
 	if h.tmp != "" {
 		errs = append(errs, os.RemoveAll(h.tmp))
 	}
@@ -214,3 +236,12 @@ func (h *Harness) Close() error {
 
 // DefaultCacheMaxBytes is the default Config.CacheMaxBytes, Kafka Streams' 10 MiB.
 const DefaultCacheMaxBytes = 10 << 20
+
+// pipeGlobal applies a record written to a global table's topic to its store at once,
+// as the global consumer of a running application would.
+func (h *Harness) pipeGlobal(topic string, key, value []byte) error {
+	off := h.offsets[topic]
+	h.offsets[topic] = off + 1
+	tp := state.TopicPartition{Topic: topic}
+	return h.globals.apply(h.globals.byTopic[topic], tp, []state.ChangelogRecord{{Key: key, Value: value, Offset: off}})
+}

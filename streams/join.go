@@ -72,7 +72,7 @@ func (t *task) dropRecord(node, reason string) {
 	if t.cur != nil {
 		attrs = append(attrs, "topic", t.cur.Topic, "partition", t.cur.Partition, "offset", t.cur.Offset)
 	}
-	t.logger.Warn("streams: skipping record", attrs...)
+	t.logger.Debug("streams: skipping record", attrs...)
 }
 
 // suffixed returns Named's name with suffix, or "" (a generated name) without one.

@@ -24,7 +24,8 @@ func SessionWindowedBy[K, V any](g GroupedStream[K, V], w SessionWindows) Sessio
 
 // Emit sets when the aggregation forwards results: OnWindowUpdate (default) or
 // OnWindowClose, which forwards each session once, after stream time has passed its
-// end plus the grace period, and never forwards the sessions a merge replaced.
+// end plus the inactivity gap and the grace period, and never forwards the sessions a
+// merge replaced.
 func (s SessionWindowedStream[K, V]) Emit(e EmitStrategy) SessionWindowedStream[K, V] {
 	s.emit = e
 	return s
@@ -86,6 +87,8 @@ func sessionAggregate[K, V, A any](ss SessionWindowedStream[K, V], o options, as
 	b.addStore(spec)
 	n := b.addNode(kindProcessor, o.name, "KSTREAM-AGGREGATE-", s.n)
 	b.connect(n, storeName)
+	// A session can grow until stream time passes its end plus gap plus grace.
+	b.setGrace(n, ss.w.grace+ss.w.gap)
 	emitStore := ""
 	if ss.emit == OnWindowClose {
 		emitStore = addEmitStore(b, n, storeName, o)
@@ -188,7 +191,9 @@ func (p *sessionProc[K, V, A]) process(r Record[K, V]) error {
 		return err
 	}
 	if p.emit == OnWindowClose {
-		return p.emitClosed(r, closeTime)
+		// A session ending at e still grows with a record at e+gap, which is not late
+		// until stream time passes e+gap+grace.
+		return p.emitClosed(r, closeTime-p.w.gap)
 	}
 	return nil
 }
@@ -201,8 +206,9 @@ func (p *sessionProc[K, V, A]) forward(r Record[K, V], w Window, c Change[A]) er
 	return p.fw.forward(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: w}, Value: c, Timestamp: w.End, Headers: r.Headers})
 }
 
-// emitClosed forwards every session that ended before closeTime and after the previous
-// close time emitted: no record can reach those sessions any more.
+// emitClosed forwards every session that ended before closeTime (stream time minus
+// grace and gap) and not before the previous close time: no record can reach those
+// sessions any more.
 func (p *sessionProc[K, V, A]) emitClosed(r Record[K, V], closeTime int64) error {
 	if p.lastEmit >= 0 && closeTime <= p.lastEmit {
 		return nil

@@ -48,7 +48,7 @@ func TestSessionWindowsCount(t *testing.T) {
 			dropped: 1,
 		}},
 		{streams.SessionWindowsOfInactivityGapWithNoGrace(10 * ms), streams.OnWindowUpdate, windowedCase{
-			name: "gap is inclusive: records exactly gap apart share a session",
+			name:   "gap is inclusive: records exactly gap apart share a session",
 			inputs: []at{rec("a", 100), rec("a", 110), rec("a", 121)},
 			want:   []string{"a@100/100=1 t100", "a@100/100=<nil> t100", "a@100/110=2 t110", "a@121/121=1 t121"},
 		}},

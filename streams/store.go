@@ -76,7 +76,7 @@ func (b *Builder) addStore(spec *storeSpec) {
 		b.errs = append(b.errs, spec.err)
 		return
 	}
-	if _, dup := b.stores[spec.name]; dup {
+	if _, dup := b.stores[spec.name]; dup || b.globalStore(spec.name) {
 		b.fail("duplicate store name %q", spec.name)
 		return
 	}

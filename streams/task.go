@@ -42,6 +42,7 @@ type taskConfig struct {
 	logger     *slog.Logger
 	now        func() int64 // wall clock, milliseconds
 	restore    state.RestoreListener
+	globals    map[string]state.KeyValueStore // global stores by name, shared by every task
 }
 
 // task is one instance of a sub-topology, processing one partition of its sources. It

@@ -15,6 +15,7 @@ type Topology struct {
 	stores       map[string]*storeSpec
 	repartitions map[string]int32
 	topicSub     map[string]int // source topic (internal ones unprefixed) -> sub-topology
+	globals      []*globalSpec
 }
 
 // topicRef is a topic of the topology; internal topics get the application.id prefix.
@@ -33,7 +34,7 @@ type subtopology struct {
 }
 
 func newTopology(b *Builder) (*Topology, error) {
-	t := &Topology{nodes: b.nodes, stores: b.stores, repartitions: b.repartitions, topicSub: map[string]int{}}
+	t := &Topology{nodes: b.nodes, stores: b.stores, repartitions: b.repartitions, topicSub: map[string]int{}, globals: b.globals}
 	// Union-find over processor edges and shared stores.
 	parent := make([]int, len(b.nodes))
 	for i := range parent {
@@ -108,6 +109,9 @@ func newTopology(b *Builder) (*Topology, error) {
 	if err := checkFixedCopartitioning(t); err != nil {
 		return nil, err
 	}
+	if err := t.checkGlobals(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -153,6 +157,8 @@ type NodeDescription struct {
 type SubtopologyDescription struct {
 	ID    int
 	Nodes []NodeDescription
+	// Global marks the sub-topology that updates a global store; it runs no tasks.
+	Global bool
 }
 
 // TopologyDescription describes a topology; String prints it as Kafka Streams'
@@ -187,6 +193,7 @@ func (t *Topology) Describe() TopologyDescription {
 		}
 		d.Subtopologies = append(d.Subtopologies, sd)
 	}
+	t.describeGlobals(&d)
 	return d
 }
 
@@ -231,7 +238,11 @@ func (d TopologyDescription) String() string {
 	var sb strings.Builder
 	sb.WriteString("Topologies:\n ")
 	for _, sub := range d.Subtopologies {
-		fmt.Fprintf(&sb, "  Sub-topology: %d\n", sub.ID)
+		if sub.Global {
+			fmt.Fprintf(&sb, "  Sub-topology: %d for global store (will not generate tasks)\n", sub.ID)
+		} else {
+			fmt.Fprintf(&sb, "  Sub-topology: %d\n", sub.ID)
+		}
 		for _, n := range sub.Nodes {
 			switch n.Kind {
 			case "Source":

@@ -96,6 +96,7 @@ func windowAggregate[K, V, A any](ws TimeWindowedStream[K, V], o options, as Ser
 	b.addStore(spec)
 	n := b.addNode(kindProcessor, o.name, "KSTREAM-AGGREGATE-", s.n)
 	b.connect(n, storeName)
+	b.setGrace(n, w.grace)
 	emitStore := ""
 	if ws.emit == OnWindowClose {
 		emitStore = addEmitStore(b, n, storeName, o)

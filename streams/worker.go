@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,6 +18,7 @@ const (
 	msgCommit
 	msgClose
 	msgHold
+	msgQuery
 )
 
 type wmsg struct {
@@ -28,6 +30,7 @@ type wmsg struct {
 	hold  *hold           // msgCommit (under exactly-once) and msgHold
 	ctx   context.Context // msgCommit: nil means the application's
 	after chan error
+	query func() error // msgQuery: runs on the worker, which owns tk's stores
 	reply chan wreply
 }
 
@@ -164,6 +167,12 @@ func (w *worker) handle(m wmsg) {
 	case msgHold:
 		m.reply <- wreply{}
 		w.held(m.hold, m.after)
+	case msgQuery:
+		if !w.tasks[m.tk] || m.tk.closed {
+			m.reply <- wreply{err: fmt.Errorf("%w: task %s", ErrNotHosted, m.tk.id)}
+			return
+		}
+		m.reply <- wreply{err: m.query()}
 	case msgClose:
 		all := map[state.TopicPartition]int64{}
 		var errs []error

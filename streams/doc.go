@@ -72,5 +72,27 @@
 // with StreamGlobalTableJoin and StreamGlobalTableLeftJoin on any key derived from the
 // record, without co-partitioning; GlobalStoreGet reads it from a running App.
 //
-// Windows and exactly-once processing are not built yet.
+// Windowed aggregations follow Kafka Streams: WindowedBy groups a GroupedStream into
+// TimeWindows (tumbling or hopping) or SlidingWindows, SessionWindowedBy into
+// SessionWindows; Count, Reduce, WindowedAggregate and SessionAggregate return tables
+// keyed by Windowed[K], kept in window or session stores (changelogs "compact,delete",
+// retention plus a day) and written with TimeWindowedSerde or SessionWindowedSerde.
+// Stream time (the largest timestamp the aggregation has seen) closes a window once it
+// passes the window's end plus the grace period; later records are dropped and counted.
+// Emit(OnWindowClose) forwards only final results, and Table.Suppress holds updates
+// back until their window closes (UntilWindowCloses) or for a time (UntilTimeLimit), in
+// a buffer kept in a logged store:
+//
+//	clicks := streams.StreamFrom[string, string](b, "clicks", nil, nil)
+//	w := streams.TimeWindowsOfSizeAndGrace(time.Minute, 10*time.Second)
+//	streams.WindowedBy(clicks.GroupByKey(), w).
+//		Count(streams.As("clicks-per-minute")).
+//		Suppress(streams.UntilWindowCloses(streams.BufferUnbounded())).
+//		ToStream().
+//		To("clicks-per-minute") // keys in Kafka's format: TimeWindowedSerde(String(), 60000)
+//
+// The Processor API reaches window and session stores through WindowStoreBuilder,
+// SessionStoreBuilder, GetWindowStore and GetSessionStore.
+//
+// Exactly-once processing is not built yet.
 package streams

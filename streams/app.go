@@ -32,6 +32,8 @@ type App struct {
 	globals *globalRunner
 	// server serves interactive queries at the application server; nil when unset.
 	server *queryServer
+	// standby keeps the standby tasks warm; nil without standby replicas.
+	standby *standbys
 	// hosts maps application servers to the source partitions they run, as of the
 	// last assignment.
 	hosts atomic.Pointer[map[string][]state.TopicPartition]
@@ -84,12 +86,19 @@ func New(topo *Topology, cfg Config) (*App, error) {
 // background. It returns once the application is running; use Close to stop it and Done
 // or Err to learn about a failure.
 func (a *App) Start(ctx context.Context) error {
+	if a.cfg.NumStandbyReplicas > 0 {
+		a.standby = newStandbys(a)
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(a.cfg.Brokers...),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.topo.sourceTopics(a.cfg.ApplicationID)...),
 		kgo.Balancers(&taskBalancer{topicSub: a.topicSub, endpoint: a.cfg.ApplicationServer,
-			onHosts: func(h map[string][]state.TopicPartition) { a.hosts.Store(&h) }}),
+			standbys: a.cfg.NumStandbyReplicas, held: a.standby.held,
+			onAssignment: func(h map[string][]state.TopicPartition, standbys []TaskID) {
+				a.hosts.Store(&h)
+				a.standby.update(standbys)
+			}}),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -149,6 +158,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
 	a.setClient(cl)
 	a.mu.Unlock()
+	if a.standby != nil {
+		go a.standby.run()
+	}
 	a.lwg.Add(2)
 	go func() { defer a.lwg.Done(); a.pollLoop() }()
 	go func() { defer a.lwg.Done(); a.commitLoop() }()
@@ -217,6 +229,7 @@ func (a *App) Kill() {
 func (a *App) supervise() {
 	<-a.ctx.Done()
 	a.server.close()
+	a.standby.close()
 	a.lwg.Wait()
 	a.commitMu.Lock()
 	a.mu.Lock()

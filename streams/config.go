@@ -55,6 +55,10 @@ type Config struct {
 	// to the other instances, so that QueryKey on any of them can reach the one holding
 	// a key. Empty: queries answer only for local tasks.
 	ApplicationServer string
+	// NumStandbyReplicas (num.standby.replicas) is how many other instances keep a warm
+	// copy of each task's persistent stores, caught up with the changelogs every second,
+	// so that a task moving to one of them restores only the latest changes; default 0.
+	NumStandbyReplicas int
 	// SessionTimeout of the consumer group membership; default 45 s.
 	SessionTimeout time.Duration
 	// RestoreListener, if set, is told about state restoration.
@@ -95,6 +99,9 @@ func (c *Config) validate() error {
 	}
 	if c.TimestampExtractor == nil {
 		c.TimestampExtractor = RecordTimestamp
+	}
+	if c.NumStandbyReplicas < 0 {
+		return fmt.Errorf("%w: NumStandbyReplicas %d is negative", ErrConfig, c.NumStandbyReplicas)
 	}
 	if c.ApplicationServer != "" {
 		if _, err := parseHostInfo(c.ApplicationServer); err != nil {

@@ -43,6 +43,7 @@ type taskConfig struct {
 	now        func() int64 // wall clock, milliseconds
 	restore    state.RestoreListener
 	globals    map[string]state.KeyValueStore // global stores by name, shared by every task
+	standby    bool                           // only open and restore the stores (standbys.go)
 }
 
 // task is one instance of a sub-topology, processing one partition of its sources. It
@@ -142,6 +143,9 @@ func (t *task) init(ctx context.Context) error {
 		if err := st.Restore(ctx); err != nil {
 			return fmt.Errorf("streams: task %s: restore: %w", t.id, err)
 		}
+	}
+	if t.cfg.standby {
+		return nil
 	}
 	for _, src := range t.sub.sources {
 		p, err := src.source(t)

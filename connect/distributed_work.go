@@ -111,6 +111,9 @@ func (d *Distributed) ensureConnectorLocked(name string) {
 	h := d.Standalone
 	st, ok := h.configs.Connector(name)
 	if !ok {
+		if rt := h.conns[name]; rt != nil {
+			d.stopInstanceLocked(rt) // deleted: the leader revokes it next
+		}
 		return
 	}
 	rt := d.runtimeLocked(name, st.Config)

@@ -30,6 +30,11 @@ type App struct {
 	rd   *kafkachangelog.Reader
 	// globals keeps the global stores; nil without global tables.
 	globals *globalRunner
+	// server serves interactive queries at the application server; nil when unset.
+	server *queryServer
+	// hosts maps application servers to the source partitions they run, as of the
+	// last assignment.
+	hosts atomic.Pointer[map[string][]state.TopicPartition]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -83,7 +88,8 @@ func (a *App) Start(ctx context.Context) error {
 		kgo.SeedBrokers(a.cfg.Brokers...),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.topo.sourceTopics(a.cfg.ApplicationID)...),
-		kgo.Balancers(&taskBalancer{topicSub: a.topicSub}),
+		kgo.Balancers(&taskBalancer{topicSub: a.topicSub, endpoint: a.cfg.ApplicationServer,
+			onHosts: func(h map[string][]state.TopicPartition) { a.hosts.Store(&h) }}),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -116,6 +122,13 @@ func (a *App) Start(ctx context.Context) error {
 		a.cancel()
 		return err
 	}
+	if a.cfg.ApplicationServer != "" {
+		if a.server, err = startQueryServer(a, a.cfg.ApplicationServer); err != nil {
+			a.cancel()
+			_ = a.globals.close(true)
+			return err
+		}
+	}
 	for i := range a.cfg.NumStreamThreads {
 		w := &worker{a: a, id: i, ch: make(chan wmsg, 16), quit: make(chan struct{}), tasks: map[*task]bool{}}
 		a.workers = append(a.workers, w)
@@ -129,6 +142,7 @@ func (a *App) Start(ctx context.Context) error {
 			close(w.quit)
 		}
 		a.wwg.Wait()
+		a.server.close()
 		_ = a.globals.close(true)
 		return fmt.Errorf("streams: client: %w", err)
 	}
@@ -202,6 +216,7 @@ func (a *App) Kill() {
 // supervise shuts the application down once its context ends.
 func (a *App) supervise() {
 	<-a.ctx.Done()
+	a.server.close()
 	a.lwg.Wait()
 	a.commitMu.Lock()
 	a.mu.Lock()

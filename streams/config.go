@@ -50,6 +50,11 @@ type Config struct {
 	DeserializationHandler DeserializationHandler
 	// TimestampExtractor extracts event times; default RecordTimestamp.
 	TimestampExtractor TimestampExtractor
+	// ApplicationServer (application.server) is this instance's "host:port" for
+	// interactive queries: the App serves its stores over HTTP there and publishes it
+	// to the other instances, so that QueryKey on any of them can reach the one holding
+	// a key. Empty: queries answer only for local tasks.
+	ApplicationServer string
 	// SessionTimeout of the consumer group membership; default 45 s.
 	SessionTimeout time.Duration
 	// RestoreListener, if set, is told about state restoration.
@@ -90,6 +95,11 @@ func (c *Config) validate() error {
 	}
 	if c.TimestampExtractor == nil {
 		c.TimestampExtractor = RecordTimestamp
+	}
+	if c.ApplicationServer != "" {
+		if _, err := parseHostInfo(c.ApplicationServer); err != nil {
+			return err
+		}
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 45 * time.Second

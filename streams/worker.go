@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,14 +17,16 @@ const (
 	msgRecords
 	msgCommit
 	msgClose
+	msgQuery
 )
 
 type wmsg struct {
 	kind  msgKind
 	tk    *task
 	recs  []*kgo.Record
-	tasks []*task // msgClose
-	clean bool    // msgClose
+	tasks []*task      // msgClose
+	clean bool         // msgClose
+	query func() error // msgQuery: runs on the worker, which owns tk's stores
 	reply chan wreply
 }
 
@@ -140,6 +143,12 @@ func (w *worker) handle(m wmsg) {
 			}
 		}
 		m.reply <- wreply{offsets: all, err: err}
+	case msgQuery:
+		if !w.tasks[m.tk] || m.tk.closed {
+			m.reply <- wreply{err: fmt.Errorf("%w: task %s", ErrNotHosted, m.tk.id)}
+			return
+		}
+		m.reply <- wreply{err: m.query()}
 	case msgClose:
 		all := map[state.TopicPartition]int64{}
 		var errs []error

@@ -1,0 +1,221 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/gregorhq/gregor/state"
+)
+
+// Interactive queries (Kafka Streams' KafkaStreams#queryMetadataForKey and store
+// queries): a running App answers for the keys of its key-value stores, locally for the
+// tasks it runs and, when Config.ApplicationServer is set, over HTTP for the others.
+// Each instance publishes its application.server in its group subscription; the group
+// leader sends every member the map of which server runs which partitions, so any
+// instance can tell where a key lives.
+
+// ErrNotHosted reports a query for a key whose task no instance (or not the asked one)
+// runs at the moment, as during a rebalance; retry after a while.
+var ErrNotHosted = errors.New("streams: no instance hosts the key's task now")
+
+// HostInfo is an instance's application.server endpoint.
+type HostInfo struct {
+	Host string
+	Port int
+}
+
+// String returns "host:port".
+func (h HostInfo) String() string { return net.JoinHostPort(h.Host, strconv.Itoa(h.Port)) }
+
+// parseHostInfo parses "host:port".
+func parseHostInfo(s string) (HostInfo, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return HostInfo{}, fmt.Errorf("%w: application server %q: %w", ErrConfig, s, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p > 65535 || host == "" {
+		return HostInfo{}, fmt.Errorf("%w: application server %q: want host:port", ErrConfig, s)
+	}
+	return HostInfo{Host: host, Port: p}, nil
+}
+
+// KeyQueryMetadata says where a key of a store lives: the instance running the active
+// task of the key's partition.
+type KeyQueryMetadata struct {
+	Active    HostInfo
+	Partition int32
+}
+
+// StreamsMetadata describes one instance of the application: its endpoint, the stores
+// of its tasks and the source partitions it processes.
+type StreamsMetadata struct {
+	Host            HostInfo
+	Stores          []string
+	TopicPartitions []state.TopicPartition
+}
+
+// AllMetadata returns every instance known from the last rebalance that published an
+// application server, sorted by endpoint.
+func (a *App) AllMetadata() []StreamsMetadata {
+	hosts := a.hosts.Load()
+	if hosts == nil {
+		return nil
+	}
+	var out []StreamsMetadata
+	for ep, tps := range *hosts {
+		h, err := parseHostInfo(ep)
+		if err != nil {
+			continue
+		}
+		md := StreamsMetadata{Host: h, TopicPartitions: slices.Clone(tps)}
+		subs := map[int]bool{}
+		for _, tp := range tps {
+			if sub, ok := a.topicSub[tp.Topic]; ok {
+				subs[sub] = true
+			}
+		}
+		for _, sub := range a.topo.subs {
+			if subs[sub.id] {
+				for _, s := range sub.stores {
+					md.Stores = append(md.Stores, s.name)
+				}
+			}
+		}
+		slices.Sort(md.Stores)
+		out = append(out, md)
+	}
+	slices.SortFunc(out, func(x, y StreamsMetadata) int {
+		if x.Host.String() < y.Host.String() {
+			return -1
+		}
+		if x.Host.String() > y.Host.String() {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// QueryMetadataForKey returns where key of store lives (nil serde: the default of the
+// type). The partition is the one Kafka's default partitioner gives the serialized key.
+func QueryMetadataForKey[K any](a *App, store string, key K, ks Serde[K]) (KeyQueryMetadata, error) {
+	kb, err := serialize(orDefault(ks), key)
+	if err != nil {
+		return KeyQueryMetadata{}, fmt.Errorf("streams: query %s: key: %w", store, err)
+	}
+	return a.metadataForRawKey(store, kb)
+}
+
+func (a *App) metadataForRawKey(store string, kb []byte) (KeyQueryMetadata, error) {
+	sub, err := a.storeSub(store)
+	if err != nil {
+		return KeyQueryMetadata{}, err
+	}
+	n := a.subTasks[sub.id]
+	if n <= 0 {
+		return KeyQueryMetadata{}, fmt.Errorf("%w: store %s", ErrNotHosted, store)
+	}
+	p := int32(partitionFor(kb, int(n)))
+	md := KeyQueryMetadata{Partition: p}
+	hosts := a.hosts.Load()
+	if hosts == nil {
+		return md, fmt.Errorf("%w: store %s partition %d (no application servers known)", ErrNotHosted, store, p)
+	}
+	for ep, tps := range *hosts {
+		for _, tp := range tps {
+			if tp.Partition == p && a.topicSub[tp.Topic] == sub.id {
+				if md.Active, err = parseHostInfo(ep); err != nil {
+					return md, err
+				}
+				return md, nil
+			}
+		}
+	}
+	return md, fmt.Errorf("%w: store %s partition %d", ErrNotHosted, store, p)
+}
+
+// storeSub returns the sub-topology that owns a key-value store.
+func (a *App) storeSub(store string) (*subtopology, error) {
+	for _, sub := range a.topo.subs {
+		for _, s := range sub.stores {
+			if s.name == store {
+				if s.windowed != nil {
+					return nil, fmt.Errorf("%w: %q is a windowed store; query it with QueryWindow", ErrUnknownStore, store)
+				}
+				return sub, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownStore, store)
+}
+
+// QueryKey returns key's value in the key-value store named store (nil serdes: the
+// defaults of the types), wherever it lives: from this instance's task when it runs
+// the key's partition, otherwise from the instance that does, over HTTP. found is false
+// when the store has no value for key.
+func QueryKey[K, V any](ctx context.Context, a *App, store string, key K, ks Serde[K], vs Serde[V]) (v V, found bool, err error) {
+	kb, err := serialize(orDefault(ks), key)
+	if err != nil {
+		return v, false, fmt.Errorf("streams: query %s: key: %w", store, err)
+	}
+	vb, err := a.queryRaw(ctx, store, kb)
+	if err != nil || vb == nil {
+		return v, false, err
+	}
+	if v, err = orDefault(vs).Deserialize(vb); err != nil {
+		return v, false, fmt.Errorf("streams: query %s: value: %w", store, err)
+	}
+	return v, true, nil
+}
+
+// queryRaw returns the serialized value of kb in store (nil: absent), asking the
+// instance that hosts it.
+func (a *App) queryRaw(ctx context.Context, store string, kb []byte) ([]byte, error) {
+	md, err := a.metadataForRawKey(store, kb)
+	local := errors.Is(err, ErrNotHosted) && a.server == nil // no endpoints: only local tasks count
+	if err != nil && !local {
+		return nil, err
+	}
+	if local || (a.server != nil && md.Active == a.server.self) {
+		return a.queryLocal(store, kb)
+	}
+	return a.server.remote(ctx, md.Active, store, kb)
+}
+
+// queryLocal reads kb from the store of the local task that runs kb's partition, on
+// that task's stream thread (through its record cache, so it sees the latest updates).
+func (a *App) queryLocal(store string, kb []byte) ([]byte, error) {
+	sub, err := a.storeSub(store)
+	if err != nil {
+		return nil, err
+	}
+	id := TaskID{Subtopology: sub.id, Partition: int32(partitionFor(kb, int(max(a.subTasks[sub.id], 1))))}
+	a.mu.Lock()
+	tk := a.tasks[id]
+	a.mu.Unlock()
+	if tk == nil {
+		return nil, fmt.Errorf("%w: task %s is not on this instance", ErrNotHosted, id)
+	}
+	var vb []byte
+	rep := a.workers[tk.worker].request(wmsg{kind: msgQuery, tk: tk, query: func() error {
+		s, err := tk.stateStore(store)
+		if err != nil {
+			return err
+		}
+		kv, ok := s.(interface{ getRaw([]byte) ([]byte, error) })
+		if !ok {
+			return fmt.Errorf("%w: %q is not a key-value store", ErrUnknownStore, store)
+		}
+		vb, err = kv.getRaw(kb)
+		return err
+	}})
+	if rep.err != nil {
+		return nil, fmt.Errorf("streams: query %s: %w", store, rep.err)
+	}
+	return vb, nil
+}

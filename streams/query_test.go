@@ -1,0 +1,102 @@
+package streams_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/streams"
+)
+
+// freeAddr returns a loopback address with a port nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Two instances share the word count's tasks; each answers for every word, from its own
+// tasks or over HTTP from the other's, with the counts the output topic ends with.
+func TestInteractiveQueriesAcrossInstances(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, 4)
+	createTopic(t, b.Addr(), outTopic, 4)
+	prod := client(t, b.Addr())
+	want := map[string]int64{}
+	produceLines(t, prod, rand.New(rand.NewPCG(3, 4)), 1000, want)
+
+	var apps []*streams.App
+	var servers []string
+	for range 2 {
+		server := freeAddr(t)
+		app, err := streams.New(wordCount(t), streams.Config{
+			ApplicationID: "streams-wordcount", Brokers: []string{b.Addr()}, StateDir: t.TempDir(),
+			CommitInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, ApplicationServer: server,
+			ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(200 * time.Millisecond)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = app.Close(context.Background()) })
+		apps, servers = append(apps, app), append(servers, server)
+	}
+	newOutputReader(t, b.Addr()).waitFor(t, want, 60*time.Second)
+
+	// Both instances know both servers, each running part of the partitions.
+	waitFor(t, "two application servers, each with tasks", func() bool {
+		for _, app := range apps {
+			md := app.AllMetadata()
+			if len(md) != 2 || len(md[0].TopicPartitions) == 0 || len(md[1].TopicPartitions) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	ctx := context.Background()
+	remote := 0
+	for word, n := range want {
+		for i, app := range apps {
+			md, err := streams.QueryMetadataForKey(app, "counts", word, nil)
+			if err != nil {
+				t.Fatalf("metadata for %q on instance %d: %v", word, i, err)
+			}
+			if md.Active.String() != servers[i] {
+				remote++
+			}
+			got, found, err := streams.QueryKey[string, int64](ctx, app, "counts", word, nil, nil)
+			if err != nil || !found || got != n {
+				t.Fatalf("instance %d: count of %q = %d (found %v, err %v), want %d", i, word, got, found, err, n)
+			}
+		}
+	}
+	if remote == 0 {
+		t.Fatal("no query went to the other instance")
+	}
+	if _, found, err := streams.QueryKey[string, int64](ctx, apps[0], "counts", "no-such-word-anywhere", nil, nil); err != nil || found {
+		t.Fatalf("absent key: found %v, err %v", found, err)
+	}
+	if _, _, err := streams.QueryKey[string, int64](ctx, apps[1], "no-such-store", "x", nil, nil); !errors.Is(err, streams.ErrUnknownStore) {
+		t.Fatalf("unknown store: %v, want ErrUnknownStore", err)
+	}
+}
+
+func TestApplicationServerConfig(t *testing.T) {
+	for _, bad := range []string{"localhost", "localhost:0", ":8080", "host:port", "h:70000"} {
+		_, err := streams.New(wordCount(t), streams.Config{ApplicationID: "a", Brokers: []string{"x:9092"}, ApplicationServer: bad})
+		if !errors.Is(err, streams.ErrConfig) {
+			t.Errorf("application server %q: %v, want ErrConfig", bad, err)
+		}
+	}
+}

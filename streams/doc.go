@@ -72,8 +72,8 @@
 // with StreamGlobalTableJoin and StreamGlobalTableLeftJoin on any key derived from the
 // record, without co-partitioning; GlobalStoreGet reads it from a running App.
 //
-// Interactive queries read the key-value stores of a running application: QueryKey
-// answers from the local task that holds the key's partition (on its stream thread,
+// Interactive queries read the key-value and window stores of a running application:
+// QueryKey (and QueryWindow for a key's windows) answers from the local task that holds the key's partition (on its stream thread,
 // through the record cache) or, when Config.ApplicationServer (application.server) is
 // set, from the instance that holds it: every instance serves its stores over HTTP at
 // that address, publishes it in its group subscription, and learns from the group

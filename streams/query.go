@@ -112,7 +112,7 @@ func QueryMetadataForKey[K any](a *App, store string, key K, ks Serde[K]) (KeyQu
 }
 
 func (a *App) metadataForRawKey(store string, kb []byte) (KeyQueryMetadata, error) {
-	sub, err := a.storeSub(store)
+	sub, _, err := a.storeSub(store)
 	if err != nil {
 		return KeyQueryMetadata{}, err
 	}
@@ -139,19 +139,16 @@ func (a *App) metadataForRawKey(store string, kb []byte) (KeyQueryMetadata, erro
 	return md, fmt.Errorf("%w: store %s partition %d", ErrNotHosted, store, p)
 }
 
-// storeSub returns the sub-topology that owns a key-value store.
-func (a *App) storeSub(store string) (*subtopology, error) {
+// storeSub returns the sub-topology that owns a store, and whether it is windowed.
+func (a *App) storeSub(store string) (*subtopology, bool, error) {
 	for _, sub := range a.topo.subs {
 		for _, s := range sub.stores {
 			if s.name == store {
-				if s.windowed != nil {
-					return nil, fmt.Errorf("%w: %q is a windowed store; query it with QueryWindow", ErrUnknownStore, store)
-				}
-				return sub, nil
+				return sub, s.windowed != nil, nil
 			}
 		}
 	}
-	return nil, fmt.Errorf("%w: %q", ErrUnknownStore, store)
+	return nil, false, fmt.Errorf("%w: %q", ErrUnknownStore, store)
 }
 
 // QueryKey returns key's value in the key-value store named store (nil serdes: the
@@ -163,7 +160,14 @@ func QueryKey[K, V any](ctx context.Context, a *App, store string, key K, ks Ser
 	if err != nil {
 		return v, false, fmt.Errorf("streams: query %s: key: %w", store, err)
 	}
-	vb, err := a.queryRaw(ctx, store, kb)
+	var vb []byte
+	err = a.routeQuery(ctx, store, kb, func() error {
+		vb, err = a.queryLocal(store, kb)
+		return err
+	}, func(host HostInfo) error {
+		vb, err = a.server.remote(ctx, host, store, kb)
+		return err
+	})
 	if err != nil || vb == nil {
 		return v, false, err
 	}
@@ -173,49 +177,146 @@ func QueryKey[K, V any](ctx context.Context, a *App, store string, key K, ks Ser
 	return v, true, nil
 }
 
-// queryRaw returns the serialized value of kb in store (nil: absent), asking the
-// instance that hosts it.
-func (a *App) queryRaw(ctx context.Context, store string, kb []byte) ([]byte, error) {
+// routeQuery runs local when this instance hosts kb's partition of store (or when no
+// application servers are known: then only local tasks can answer), remote otherwise.
+func (a *App) routeQuery(ctx context.Context, store string, kb []byte, local func() error, remote func(HostInfo) error) error {
 	md, err := a.metadataForRawKey(store, kb)
-	local := errors.Is(err, ErrNotHosted) && a.server == nil // no endpoints: only local tasks count
-	if err != nil && !local {
-		return nil, err
+	onlyLocal := errors.Is(err, ErrNotHosted) && a.server == nil
+	if err != nil && !onlyLocal {
+		return err
 	}
-	if local || (a.server != nil && md.Active == a.server.self) {
-		return a.queryLocal(store, kb)
+	if onlyLocal || (a.server != nil && md.Active == a.server.self) {
+		return local()
 	}
-	return a.server.remote(ctx, md.Active, store, kb)
+	return remote(md.Active)
 }
 
-// queryLocal reads kb from the store of the local task that runs kb's partition, on
-// that task's stream thread (through its record cache, so it sees the latest updates).
-func (a *App) queryLocal(store string, kb []byte) ([]byte, error) {
-	sub, err := a.storeSub(store)
+// onStoreThread runs fn on the stream thread of the local task that runs kb's
+// partition of store, with that task's store.
+func (a *App) onStoreThread(store string, kb []byte, fn func(s any) error) error {
+	sub, _, err := a.storeSub(store)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	id := TaskID{Subtopology: sub.id, Partition: int32(partitionFor(kb, int(max(a.subTasks[sub.id], 1))))}
 	a.mu.Lock()
 	tk := a.tasks[id]
 	a.mu.Unlock()
 	if tk == nil {
-		return nil, fmt.Errorf("%w: task %s is not on this instance", ErrNotHosted, id)
+		return fmt.Errorf("%w: task %s is not on this instance", ErrNotHosted, id)
 	}
-	var vb []byte
 	rep := a.workers[tk.worker].request(wmsg{kind: msgQuery, tk: tk, query: func() error {
 		s, err := tk.stateStore(store)
 		if err != nil {
 			return err
 		}
+		return fn(s)
+	}})
+	if rep.err != nil {
+		return fmt.Errorf("streams: query %s: %w", store, rep.err)
+	}
+	return nil
+}
+
+// queryLocal reads kb from the key-value store of the local task that runs kb's
+// partition, on that task's stream thread (through its record cache, so it sees the
+// latest updates). It returns nil when the store has no value for kb.
+func (a *App) queryLocal(store string, kb []byte) ([]byte, error) {
+	var vb []byte
+	err := a.onStoreThread(store, kb, func(s any) error {
 		kv, ok := s.(interface{ getRaw([]byte) ([]byte, error) })
 		if !ok {
 			return fmt.Errorf("%w: %q is not a key-value store", ErrUnknownStore, store)
 		}
+		var err error
 		vb, err = kv.getRaw(kb)
 		return err
-	}})
-	if rep.err != nil {
-		return nil, fmt.Errorf("streams: query %s: %w", store, rep.err)
+	})
+	return vb, err
+}
+
+// rawWindow is one window of a window store query, its value serialized.
+type rawWindow struct {
+	Start int64  `json:"start"`
+	End   int64  `json:"end"`
+	Value []byte `json:"value"`
+}
+
+// queryWindowLocal reads kb's windows starting in [from, to] from the window store of
+// the local task that runs kb's partition, on its stream thread.
+func (a *App) queryWindowLocal(store string, kb []byte, from, to int64) ([]rawWindow, error) {
+	var out []rawWindow
+	err := a.onStoreThread(store, kb, func(s any) error {
+		ws, ok := s.(interface {
+			fetchRawRange(kb []byte, from, to int64) ([]rawWindow, error)
+		})
+		if !ok {
+			return fmt.Errorf("%w: %q is not a window store", ErrUnknownStore, store)
+		}
+		var err error
+		out, err = ws.fetchRawRange(kb, from, to)
+		return err
+	})
+	return out, err
+}
+
+// fetchRawRange returns kb's windows starting in [from, to], oldest first, with their
+// values serialized (without the timestamp aggregation stores keep).
+func (s *WindowStore[K, V]) fetchRawRange(kb []byte, from, to int64) ([]rawWindow, error) {
+	it, err := s.raw.FetchRange(kb, max(from, 0), to)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.name, err)
 	}
-	return vb, nil
+	defer it.Close()
+	var out []rawWindow
+	for it.Next() {
+		vb := it.Value()
+		if s.ts {
+			if _, vb, err = untimestamped(vb); err != nil {
+				return nil, fmt.Errorf("store %s: %w", s.name, err)
+			}
+		}
+		w := it.Key().Window
+		out = append(out, rawWindow{Start: w.Start, End: w.End, Value: slices.Clone(vb)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.name, err)
+	}
+	return out, nil
+}
+
+// WindowedValue is one window of a QueryWindow answer.
+type WindowedValue[V any] struct {
+	Window Window
+	Value  V
+}
+
+// QueryWindow returns key's windows whose start lies in [from, to] (milliseconds) in
+// the window store named store, oldest first, wherever they live (as QueryKey; nil
+// serdes: the defaults of the types).
+func QueryWindow[K, V any](ctx context.Context, a *App, store string, key K, from, to int64, ks Serde[K], vs Serde[V]) ([]WindowedValue[V], error) {
+	kb, err := serialize(orDefault(ks), key)
+	if err != nil {
+		return nil, fmt.Errorf("streams: query %s: key: %w", store, err)
+	}
+	var raws []rawWindow
+	err = a.routeQuery(ctx, store, kb, func() error {
+		raws, err = a.queryWindowLocal(store, kb, from, to)
+		return err
+	}, func(host HostInfo) error {
+		raws, err = a.server.remoteWindows(ctx, host, store, kb, from, to)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WindowedValue[V], 0, len(raws))
+	for _, r := range raws {
+		v, err := orDefault(vs).Deserialize(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("streams: query %s: value: %w", store, err)
+		}
+		out = append(out, WindowedValue[V]{Window: Window{Start: r.Start, End: r.End}, Value: v})
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,17 +11,21 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
 // queryServer serves this instance's stores at its application.server and asks other
 // instances' servers for the keys they host.
 //
-//	GET /v1/stores/{store}/keys/{key}   key: the serialized key, base64url without padding
+//	GET /v1/stores/{store}/keys/{key}                    a key-value store's value
+//	GET /v1/stores/{store}/windows/{key}?from=MS&to=MS   a window store's windows
 //
-// answers 200 with the serialized value, 404 when the store has no value for the key,
-// 421 (Misdirected Request) when this instance does not run the key's task, 400 for an
-// unknown store or a malformed key.
+// where key is the serialized key in base64url without padding. A key answers 200
+// with the serialized value, or 404 when the store has none; windows answer 200 with
+// a JSON array of {"start", "end", "value" (base64)}. Both answer 421 (Misdirected
+// Request) when this instance does not run the key's task, and 400 for an unknown
+// store or a malformed request.
 type queryServer struct {
 	a      *App
 	self   HostInfo
@@ -44,6 +49,7 @@ func startQueryServer(a *App, endpoint string) (*queryServer, error) {
 		client: &http.Client{Timeout: 30 * time.Second}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/stores/{store}/keys/{key}", s.serveKey)
+	mux.HandleFunc("GET /v1/stores/{store}/windows/{key}", s.serveWindows)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -62,12 +68,8 @@ func (s *queryServer) serveKey(w http.ResponseWriter, r *http.Request) {
 	}
 	vb, err := s.a.queryLocal(store, kb)
 	switch {
-	case errors.Is(err, ErrNotHosted):
-		http.Error(w, err.Error(), http.StatusMisdirectedRequest)
-	case errors.Is(err, ErrUnknownStore):
-		http.Error(w, err.Error(), http.StatusBadRequest)
 	case err != nil:
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		httpQueryError(w, err)
 	case vb == nil:
 		http.Error(w, "no value for the key", http.StatusNotFound)
 	default:
@@ -76,9 +78,65 @@ func (s *queryServer) serveKey(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (s *queryServer) serveWindows(w http.ResponseWriter, r *http.Request) {
+	store := r.PathValue("store")
+	kb, err := base64.RawURLEncoding.DecodeString(r.PathValue("key"))
+	if err != nil {
+		http.Error(w, "malformed key: want base64url without padding", http.StatusBadRequest)
+		return
+	}
+	from, err1 := strconv.ParseInt(r.URL.Query().Get("from"), 10, 64)
+	to, err2 := strconv.ParseInt(r.URL.Query().Get("to"), 10, 64)
+	if err1 != nil || err2 != nil {
+		http.Error(w, "from and to must be times in milliseconds", http.StatusBadRequest)
+		return
+	}
+	wins, err := s.a.queryWindowLocal(store, kb, from, to)
+	if err != nil {
+		httpQueryError(w, err)
+		return
+	}
+	if wins == nil {
+		wins = []rawWindow{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(wins)
+}
+
+// httpQueryError answers a failed local query with its status.
+func httpQueryError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotHosted):
+		http.Error(w, err.Error(), http.StatusMisdirectedRequest)
+	case errors.Is(err, ErrUnknownStore):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	default:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// remoteWindows asks host for kb's windows in store.
+func (s *queryServer) remoteWindows(ctx context.Context, host HostInfo, store string, kb []byte, from, to int64) ([]rawWindow, error) {
+	u := fmt.Sprintf("http://%s/v1/stores/%s/windows/%s?from=%d&to=%d", host, url.PathEscape(store), base64.RawURLEncoding.EncodeToString(kb), from, to)
+	body, err := s.get(ctx, u, host, store)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	var out []rawWindow
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("streams: query %s at %s: %w", store, host, err)
+	}
+	return out, nil
+}
+
 // remote asks host for kb in store.
 func (s *queryServer) remote(ctx context.Context, host HostInfo, store string, kb []byte) ([]byte, error) {
 	u := fmt.Sprintf("http://%s/v1/stores/%s/keys/%s", host, url.PathEscape(store), base64.RawURLEncoding.EncodeToString(kb))
+	return s.get(ctx, u, host, store)
+}
+
+// get fetches u: the body on 200, nil on 404, ErrNotHosted on 421.
+func (s *queryServer) get(ctx context.Context, u string, host HostInfo, store string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("streams: query %s at %s: %w", store, host, err)

@@ -3,6 +3,7 @@ package streams_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"testing"
@@ -97,6 +98,78 @@ func TestApplicationServerConfig(t *testing.T) {
 		_, err := streams.New(wordCount(t), streams.Config{ApplicationID: "a", Brokers: []string{"x:9092"}, ApplicationServer: bad})
 		if !errors.Is(err, streams.ErrConfig) {
 			t.Errorf("application server %q: %v, want ErrConfig", bad, err)
+		}
+	}
+}
+
+// Window stores are queryable too: two instances count clicks per user and minute, and
+// both return every user's windows.
+func TestInteractiveWindowQueries(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), "clicks", 4)
+	createTopic(t, b.Addr(), "clicks-per-minute", 1)
+	prod := client(t, b.Addr())
+	const base = int64(1_700_000_040_000) // a minute boundary
+	type win struct {
+		user  string
+		start int64
+	}
+	want := map[win]int64{}
+	var recs []*kgo.Record
+	for i := range 600 {
+		user := fmt.Sprintf("user-%d", i%30)
+		ts := base + int64(i)*500 // five minutes
+		want[win{user, ts - ts%60_000}]++
+		recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte(user), Value: []byte("/"), Timestamp: time.UnixMilli(ts)})
+	}
+	if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	build := func() *streams.Topology {
+		bld := streams.NewBuilder()
+		clicks := streams.StreamFrom[string, string](bld, "clicks", nil, nil)
+		streams.WindowedBy(clicks.GroupByKey(), streams.TimeWindowsOfSizeWithNoGrace(time.Minute)).
+			Count(streams.As("per-minute")).ToStream().To("clicks-per-minute")
+		topo, err := bld.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return topo
+	}
+	var apps []*streams.App
+	for range 2 {
+		app, err := streams.New(build(), streams.Config{
+			ApplicationID: "window-queries", Brokers: []string{b.Addr()}, StateDir: t.TempDir(),
+			CommitInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, ApplicationServer: freeAddr(t),
+			ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(200 * time.Millisecond)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = app.Close(context.Background()) })
+		apps = append(apps, app)
+	}
+	ctx := context.Background()
+	for user := range 30 {
+		u := fmt.Sprintf("user-%d", user)
+		for i, app := range apps {
+			waitFor(t, fmt.Sprintf("%s's windows on instance %d", u, i), func() bool {
+				got, err := streams.QueryWindow[string, int64](ctx, app, "per-minute", u, base, base+10*60_000, nil, nil)
+				if err != nil {
+					return false // tasks still moving: retry
+				}
+				n := 0
+				for _, w := range got {
+					if w.Window.End-w.Window.Start != 60_000 || w.Value != want[win{u, w.Window.Start}] {
+						return false
+					}
+					n++
+				}
+				return n == 5
+			})
 		}
 	}
 }

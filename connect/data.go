@@ -64,6 +64,16 @@ func (st *Struct) Get(name string) any {
 	return f.Schema.Default
 }
 
+// GetAt returns the value of the i-th field of the struct's schema, or
+// the field's default when it is unset: Get without the lookup by name,
+// for code that walks the fields in order.
+func (st *Struct) GetAt(i int) any {
+	if v := st.values[i]; v != nil {
+		return v
+	}
+	return st.schema.Fields[i].Schema.Default
+}
+
 // Validate checks that every required field has a value.
 func (st *Struct) Validate() error {
 	for _, f := range st.schema.Fields {

@@ -45,8 +45,13 @@
 // Distributed is the herder of a group of workers (group.id): connector
 // configurations, source offsets and statuses live in compacted topics
 // (KafkaConfigStore, KafkaOffsetStore, KafkaStatusStore, in Kafka
-// Connect's formats), the workers join a group with Connect's eager
-// "default" protocol over JoinGroup/SyncGroup, the leader spreads
-// connectors and tasks round-robin, and every rebalance restarts each
-// worker's share.
+// Connect's formats) and the workers join a group with Connect's group
+// protocol over JoinGroup/SyncGroup. By default (connect.protocol=
+// sessioned) rebalancing is incremental and cooperative (KIP-415): the
+// leader remembers its last assignment, assigns new work to the least
+// loaded workers, revokes only what must move, and holds the work of a
+// departed worker for scheduled.rebalance.max.delay.ms so that a worker
+// that comes back gets it back; workers keep running everything else
+// through a rebalance. connect.protocol=eager restarts every worker's
+// share on every rebalance instead.
 package connect

@@ -162,9 +162,10 @@ func (w *sourceWork) run(ctx context.Context, r *taskRunner) error {
 	return runErr
 }
 
-// polledBatch is one poll's records, transformed and converted by the
-// poller: krs[i] is origs[i] ready to produce, or nil when it is skipped.
-// err ends the task once the records before it are sent.
+// polledBatch is one poll's records on their way through the pipeline:
+// krs[i] is origs[i] transformed and converted, ready to produce, or nil
+// when it is skipped. err ends the task once the records before it are
+// sent.
 type polledBatch struct {
 	origs []*SourceRecord
 	krs   []*kgo.Record
@@ -172,22 +173,29 @@ type polledBatch struct {
 	err   error
 }
 
-// loop runs the task in two stages, as a pipeline: a poller goroutine
-// polls the task and transforms and converts its records, while this
-// goroutine produces the previous batch and tracks its offsets (produce
-// is asynchronous: offsets are stored only for what Kafka acknowledged).
-// At most one converted batch waits between the stages.
+// loop runs the task as a three-stage pipeline, each stage on its own
+// goroutine with at most one batch waiting between stages: a poller
+// polls the task, a converter transforms and converts the records, and
+// this goroutine produces them and tracks their offsets (produce is
+// asynchronous: offsets are stored only for what Kafka acknowledged).
 func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 	pctx, cancel := context.WithCancel(ctx)
-	polled := make(chan polledBatch, 1)
-	pollerDone := make(chan struct{})
+	polled, converted := make(chan polledBatch, 1), make(chan polledBatch, 1)
+	var stages sync.WaitGroup
+	stages.Add(2)
 	go func() {
-		defer close(pollerDone)
+		defer stages.Done()
+		defer close(polled)
 		w.poll(pctx, r, polled)
+	}()
+	go func() {
+		defer stages.Done()
+		defer close(converted)
+		w.convert(pctx, polled, converted)
 	}()
 	defer func() {
 		cancel()
-		<-pollerDone // the task is not stopped while Poll runs
+		stages.Wait() // the task is not stopped while Poll runs
 	}()
 	tick := time.NewTicker(max(w.h.cfg.OffsetFlushInterval, time.Millisecond))
 	defer tick.Stop()
@@ -206,7 +214,7 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case pb, ok := <-polled:
+		case pb, ok := <-converted:
 			if !ok {
 				return nil
 			}
@@ -227,7 +235,7 @@ func (w *sourceWork) loop(ctx context.Context, r *taskRunner) error {
 	}
 }
 
-// poll is the first stage of loop: Poll, transform, convert.
+// poll is the first stage of loop: it polls the task.
 func (w *sourceWork) poll(ctx context.Context, r *taskRunner, out chan<- polledBatch) {
 	retries := 0
 	for ctx.Err() == nil {
@@ -252,7 +260,26 @@ func (w *sourceWork) poll(ctx context.Context, r *taskRunner, out chan<- polledB
 			continue
 		default:
 			retries = 0
-			pb = polledBatch{origs: recs, krs: make([]*kgo.Record, len(recs)), batch: w.newBatch(len(recs))}
+			pb.origs = recs
+		}
+		select {
+		case out <- pb:
+		case <-ctx.Done():
+			return
+		}
+		if pb.err != nil {
+			return
+		}
+	}
+}
+
+// convert is the second stage of loop: it transforms and converts each
+// polled batch's records into kgo records.
+func (w *sourceWork) convert(ctx context.Context, in <-chan polledBatch, out chan<- polledBatch) {
+	for pb := range in {
+		if len(pb.origs) > 0 {
+			recs := pb.origs
+			pb.krs, pb.batch = make([]*kgo.Record, len(recs)), w.newBatch(len(recs))
 			for i, rec := range recs {
 				kr, err := w.prepare(ctx, pb.batch, rec)
 				if err != nil {
@@ -273,7 +300,7 @@ func (w *sourceWork) poll(ctx context.Context, r *taskRunner, out chan<- polledB
 	}
 }
 
-// sendBatch is the second stage of loop: it produces a converted batch
+// sendBatch is the last stage of loop: it produces a converted batch
 // and tracks its records' source offsets.
 func (w *sourceWork) sendBatch(pb polledBatch) error {
 	if len(pb.origs) > 0 {

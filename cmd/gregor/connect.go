@@ -122,8 +122,12 @@ func newConnectDistributedCommand() *cobra.Command {
 		Use:   "distributed worker.properties",
 		Short: "Run a distributed worker that shares connectors with its group",
 		Long: `Run a distributed Connect worker. Workers with the same group.id form a group
-and share connectors and tasks; a worker that leaves or dies has its work
-reassigned. Configurations, source offsets and statuses live in the compacted
+and share connectors and tasks. Rebalancing is incremental and cooperative
+(connect.protocol=sessioned, the default): workers keep running their work
+through a rebalance, and the work of a worker that leaves or dies moves to the
+others after scheduled.rebalance.max.delay.ms (default 300000, 5 minutes), so
+a worker that restarts within that time gets it back; connect.protocol=eager
+restarts all work on every rebalance and moves it at once. Configurations, source offsets and statuses live in the compacted
 topics config.storage.topic (one partition), offset.storage.topic and
 status.storage.topic, created on first start with the configured replication
 factors (default 1). Connectors are created over the REST API; writes sent to

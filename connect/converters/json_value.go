@@ -142,14 +142,21 @@ func appendValue(b []byte, s *connect.Schema, v any, df decimalFormat, replaceNu
 			return nil, mismatch(s, v)
 		}
 		b = append(b, '{')
+		same := st.Schema() == s // then fields are read by index
 		for i, f := range s.Fields {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendString(b, f.Name)
 			b = append(b, ':')
+			var fv any
+			if same {
+				fv = st.GetAt(i)
+			} else {
+				fv = st.Get(f.Name)
+			}
 			var err error
-			if b, err = appendValue(b, f.Schema, st.Get(f.Name), df, replaceNull); err != nil {
+			if b, err = appendValue(b, f.Schema, fv, df, replaceNull); err != nil {
 				return nil, fmt.Errorf("field %q: %w", f.Name, err)
 			}
 		}

@@ -100,6 +100,7 @@ type Builder struct {
 	// prefix) to their configured partition count, 0 to derive it.
 	repartitions map[string]int32
 	globals      []*globalSpec
+	joinSources  map[*gnode]any // re-keyed streams repartitioned for joins, by node
 	seq          int
 	errs         []error
 	built        bool

@@ -93,12 +93,19 @@ func repartitionForJoin[K, V any](s Stream[K, V], named, suffix string) Stream[K
 	base := s.n.name
 	if named != "" {
 		base = named + suffix
+	} else if r, ok := s.b.joinSources[s.n].(Stream[K, V]); ok {
+		return r // joined before: its repartition topic serves again, as in Kafka Streams
 	}
 	if s.keySerde() == nil || s.valueSerde() == nil {
 		s.b.fail("join after %s repartitions the stream and needs serdes: set them with WithSerdes", s.n.name)
 	}
 	r := s.repartition(base, 0)
-	r.keyChanged = false
+	if named == "" {
+		if s.b.joinSources == nil {
+			s.b.joinSources = map[*gnode]any{}
+		}
+		s.b.joinSources[s.n] = r
+	}
 	return r
 }
 

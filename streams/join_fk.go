@@ -315,7 +315,7 @@ func fkJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk func(k 
 					return err
 				}
 			}
-			if !bytes.Equal(cur, r.Value.hash) || (cur == nil) != (r.Value.hash == nil) {
+			if !bytes.Equal(cur, r.Value.hash) {
 				return nil // an answer for a value the row no longer holds
 			}
 			out := withKV(r, r.Key, *new(VR))
@@ -391,9 +391,9 @@ func fkSend[K, V, KO, VO any](tc *task, r Record[K, Change[V]], fk func(K, V) (K
 	if !c.HasNew && !c.HasOld {
 		return nil
 	}
-	if !c.HasNew || hasOldFK || left || c.HasOld {
+	if !c.HasNew || c.HasOld || left {
 		// Deleted, or no foreign key: the result is a left join with no right row, or no
-		// row at all.
+		// row at all (clearing the one the old value may have had).
 		return local.forward(withKV(r, r.Key, response[VO]{hash: hash, partition: part}))
 	}
 	tc.dropRecord("foreign-key join", "null foreign key")

@@ -71,3 +71,22 @@ func TestStreamTableJoinRepartitionsAndReadsThroughFilter(t *testing.T) {
 		}
 	}
 }
+
+// A re-keyed stream joined twice goes through one repartition topic.
+func TestJoinReusesRepartition(t *testing.T) {
+	b := NewBuilder()
+	byUser := SelectKey(StreamFrom[string, string](b, "views", nil, nil), func(_, v string) string { return v })
+	users := TableFrom[string, string](b, "users", nil, nil)
+	scores := TableFrom[string, string](b, "scores", nil, nil)
+	StreamTableJoin(byUser, users, func(_, v, u string) string { return u }).To("out1")
+	StreamTableLeftJoin(byUser, scores, func(_, v string, s *string) string { return orNull(s) }).To("out2")
+	h := newTestHarness(t, b)
+	if len(h.topo.repartitions) != 1 {
+		t.Fatalf("repartition topics %v", h.topo.repartitions)
+	}
+	put("users", "ann", "eu", 1).pipe(t, h)
+	put("views", "v1", "ann", 2).pipe(t, h)
+	if got := strings.Join(append(show(h.Output("out1")), show(h.Output("out2"))...), "|"); got != "ann=eu@2|ann=null@2" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -19,7 +19,8 @@ import (
 
 // App runs a topology against Kafka (Kafka Streams' KafkaStreams): it joins the
 // consumer group application.id, creates the internal topics, and processes its tasks
-// on Config.NumStreamThreads goroutines with at-least-once guarantees.
+// on Config.NumStreamThreads goroutines with at-least-once or exactly-once guarantees
+// (Config.ProcessingGuarantee).
 //
 // Lock order: commitMu, then mu. Worker goroutines take neither.
 type App struct {
@@ -28,10 +29,15 @@ type App struct {
 	cl   *kgo.Client
 	adm  *kadm.Client
 	rd   *kafkachangelog.Reader
+	// restoreCl reads changelogs on connections of its own, so that restoring never
+	// waits behind the consumer's long-polling fetches (Kafka Streams' restore consumer).
+	restoreCl *kgo.Client
 	// globals keeps the global stores; nil without global tables.
 	globals *globalRunner
 	// server serves interactive queries at the application server; nil when unset.
 	server *queryServer
+	// standby keeps the standby tasks warm; nil without standby replicas.
+	standby *standbys
 	// hosts maps application servers to the source partitions they run, as of the
 	// last assignment.
 	hosts atomic.Pointer[map[string][]state.TopicPartition]
@@ -55,6 +61,19 @@ type App struct {
 	topicSub          map[string]int // resolved source topic -> sub-topology
 	repartitionTopics map[string]bool
 
+	// Exactly-once: the transactional id, the records produced in the open transaction,
+	// whether it holds offsets, and the offsets committed so far (guarded by commitMu).
+	eos          bool
+	processID    string
+	releaseID    func()
+	txnID        string
+	produced     atomic.Int64
+	offsetsInTxn bool
+	txnCommitted map[state.TopicPartition]int64
+	owned        map[state.TopicPartition]bool // assigned partitions, guarded by mu
+	reinit       bool                          // tasks to re-create after an abort, guarded by mu
+	wake         atomic.Pointer[context.CancelFunc]
+
 	sinks      sinkRecords
 	produceErr atomic.Pointer[error]
 	errMu      sync.Mutex
@@ -70,7 +89,9 @@ func New(topo *Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, topo: topo, tasks: map[TaskID]*task{}, byTP: map[state.TopicPartition]*task{},
-		topicSub: map[string]int{}, repartitionTopics: map[string]bool{}, done: make(chan struct{})}
+		topicSub: map[string]int{}, repartitionTopics: map[string]bool{}, done: make(chan struct{}),
+		eos: cfg.ProcessingGuarantee == ExactlyOnceV2, txnCommitted: map[state.TopicPartition]int64{},
+		owned: map[state.TopicPartition]bool{}}
 	for _, sub := range topo.subs {
 		for _, tr := range sub.topics {
 			a.topicSub[resolve(cfg.ApplicationID, tr)] = sub.id
@@ -84,12 +105,19 @@ func New(topo *Topology, cfg Config) (*App, error) {
 // background. It returns once the application is running; use Close to stop it and Done
 // or Err to learn about a failure.
 func (a *App) Start(ctx context.Context) error {
+	if a.cfg.NumStandbyReplicas > 0 {
+		a.standby = newStandbys(a)
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(a.cfg.Brokers...),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.topo.sourceTopics(a.cfg.ApplicationID)...),
 		kgo.Balancers(&taskBalancer{topicSub: a.topicSub, endpoint: a.cfg.ApplicationServer,
-			onHosts: func(h map[string][]state.TopicPartition) { a.hosts.Store(&h) }}),
+			standbys: a.cfg.NumStandbyReplicas, held: a.standby.held,
+			onAssignment: func(h map[string][]state.TopicPartition, standbys []TaskID) {
+				a.hosts.Store(&h)
+				a.standby.update(standbys)
+			}}),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -104,29 +132,53 @@ func (a *App) Start(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(a.onRevoked),
 		kgo.OnPartitionsLost(a.onLost),
 	}
+	pid, release, err := acquireProcessID(a.cfg.StateDir, a.cfg.ApplicationID)
+	if err != nil {
+		return err
+	}
+	a.processID, a.releaseID = pid, release
+	if a.eos {
+		a.txnID = a.cfg.ApplicationID + "-" + pid
+		opts = append(opts, a.eosOpts()...)
+	}
 	// Internal topics exist before the group client joins and tasks start restoring.
 	setup, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}, a.cfg.ClientOptions...)...)
 	if err != nil {
+		a.releaseID()
 		return fmt.Errorf("streams: client: %w", err)
 	}
 	a.adm = kadm.NewClient(setup)
 	err = a.setupTopics(ctx)
 	setup.Close()
+	if err == nil {
+		a.restoreCl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}, a.cfg.ClientOptions...)...)
+	}
 	if err != nil {
+		a.releaseID()
 		return err
+	}
+	if a.eos {
+		a.rd = kafkachangelog.NewReader(a.restoreCl, kafkachangelog.ReadCommitted())
+	} else {
+		a.rd = kafkachangelog.NewReader(a.restoreCl)
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pctx = context.WithoutCancel(a.ctx)
+	abort := func(err error) error {
+		a.cancel()
+		a.restoreCl.Close()
+		a.releaseID()
+		a.server.close()
+		_ = a.globals.close(true)
+		return err
+	}
 	// Global stores are complete before any task processes a record.
 	if a.globals, err = startGlobals(ctx, a.topo, a.cfg, a.fail); err != nil {
-		a.cancel()
-		return err
+		return abort(err)
 	}
 	if a.cfg.ApplicationServer != "" {
 		if a.server, err = startQueryServer(a, a.cfg.ApplicationServer); err != nil {
-			a.cancel()
-			_ = a.globals.close(true)
-			return err
+			return abort(err)
 		}
 	}
 	for i := range a.cfg.NumStreamThreads {
@@ -142,13 +194,14 @@ func (a *App) Start(ctx context.Context) error {
 			close(w.quit)
 		}
 		a.wwg.Wait()
-		a.server.close()
-		_ = a.globals.close(true)
-		return fmt.Errorf("streams: client: %w", err)
+		return abort(fmt.Errorf("streams: client: %w", err))
 	}
 	a.mu.Lock()
 	a.setClient(cl)
 	a.mu.Unlock()
+	if a.standby != nil {
+		go a.standby.run()
+	}
 	a.lwg.Add(2)
 	go func() { defer a.lwg.Done(); a.pollLoop() }()
 	go func() { defer a.lwg.Done(); a.commitLoop() }()
@@ -217,6 +270,7 @@ func (a *App) Kill() {
 func (a *App) supervise() {
 	<-a.ctx.Done()
 	a.server.close()
+	a.standby.close()
 	a.lwg.Wait()
 	a.commitMu.Lock()
 	a.mu.Lock()
@@ -229,14 +283,25 @@ func (a *App) supervise() {
 	clear(a.byTP)
 	a.mu.Unlock()
 	clean := a.Err() == nil && !a.crash.Load()
-	offsets, err := a.closeTasks(all, clean)
-	if err != nil && clean {
-		a.fail(err)
-		clean = false
-	}
-	if clean && len(offsets) > 0 {
-		if err := a.commitOffsets(context.Background(), offsets); err != nil {
+	switch {
+	case a.eos && clean:
+		if err := a.commitEOS(context.Background(), all); err != nil {
 			a.fail(err)
+		}
+	case a.eos:
+		if err := a.abortAll(context.Background()); err != nil {
+			a.cfg.Logger.Warn("streams: abort on close", "err", err)
+		}
+	default:
+		offsets, err := a.closeTasks(all, clean)
+		if err != nil && clean {
+			a.fail(err)
+			clean = false
+		}
+		if clean && len(offsets) > 0 {
+			if err := a.commitOffsets(context.Background(), offsets); err != nil {
+				a.fail(err)
+			}
 		}
 	}
 	a.commitMu.Unlock()
@@ -248,6 +313,8 @@ func (a *App) supervise() {
 		a.fail(err)
 	}
 	a.cl.Close()
+	a.restoreCl.Close()
+	a.releaseID()
 	close(a.done)
 }
 
@@ -329,6 +396,10 @@ func (a *App) commitOffsets(ctx context.Context, offsets map[state.TopicPartitio
 func (a *App) commit() error {
 	a.commitMu.Lock()
 	defer a.commitMu.Unlock()
+	if a.eos {
+		// A transaction, once ending, ends: a commit that runs into Close completes.
+		return a.commitEOS(a.pctx, nil)
+	}
 	offsets := map[state.TopicPartition]int64{}
 	for _, w := range a.workers {
 		r := w.request(wmsg{kind: msgCommit})
@@ -360,7 +431,10 @@ func (a *App) commitLoop() {
 
 func (a *App) pollLoop() {
 	for {
-		fetches := a.cl.PollRecords(a.ctx, 10_000)
+		pctx, cancel := context.WithCancel(a.ctx)
+		a.wake.Store(&cancel)
+		fetches := a.cl.PollRecords(pctx, 10_000)
+		cancel()
 		if a.ctx.Err() != nil {
 			a.cl.AllowRebalance()
 			return
@@ -391,6 +465,9 @@ func (a *App) pollLoop() {
 		for _, tk := range tasks {
 			a.workers[tk.worker].send(wmsg{kind: msgRecords, tk: tk, batches: batches[tk]})
 		}
+		if err := a.reinitTasks(a.ctx); err != nil {
+			a.fail(err)
+		}
 		a.cl.AllowRebalance()
 	}
 }
@@ -405,6 +482,7 @@ func (a *App) send(topic string, partition int32, key, value []byte, ts int64, h
 	if err := g.add(); err != nil {
 		return err
 	}
+	a.produced.Add(1)
 	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: time.UnixMilli(ts)}
 	for _, h := range headers {
 		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
@@ -416,7 +494,7 @@ func (a *App) send(topic string, partition int32, key, value []byte, ts int64, h
 func (a *App) newTask(id TaskID, w int) *task {
 	tk := newTask(taskConfig{
 		id: id, app: a.cfg.ApplicationID, topo: a.topo, stateDir: a.cfg.StateDir,
-		writer: newChangelogWriter(a.pctx, a.cl), reader: a.rd, out: a, handler: a.cfg.DeserializationHandler,
+		writer: newChangelogWriter(a.pctx, a.cl, &a.produced), reader: a.rd, eos: a.eos, out: a, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
 		now: func() int64 { return time.Now().UnixMilli() }, restore: a.cfg.RestoreListener,
 		maxIdle: a.cfg.MaxTaskIdle.Milliseconds(),
@@ -428,8 +506,15 @@ func (a *App) newTask(id TaskID, w int) *task {
 
 // setClient records the client; the first assignment may come before NewClient returns.
 func (a *App) setClient(cl *kgo.Client) {
-	if a.cl == nil {
-		a.cl, a.adm, a.rd = cl, kadm.NewClient(cl), kafkachangelog.NewReader(cl)
+	if a.cl != nil {
+		return
+	}
+	a.cl, a.adm = cl, kadm.NewClient(cl)
+	if !a.eos {
+		return
+	}
+	if err := cl.BeginTransaction(); err != nil {
+		go a.fail(fmt.Errorf("streams: begin transaction: %w", err))
 	}
 }
 
@@ -462,6 +547,7 @@ func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string]
 				created = append(created, tk)
 			}
 			a.byTP[state.TopicPartition{Topic: topic, Partition: p}] = tk
+			a.owned[state.TopicPartition{Topic: topic, Partition: p}] = true
 		}
 	}
 	a.mu.Unlock()
@@ -478,6 +564,7 @@ func (a *App) takeTasks(parts map[string][]int32) []*task {
 	var out []*task
 	for topic, ps := range parts {
 		for _, p := range ps {
+			delete(a.owned, state.TopicPartition{Topic: topic, Partition: p})
 			tk := a.byTP[state.TopicPartition{Topic: topic, Partition: p}]
 			if tk == nil || a.tasks[tk.id] != tk {
 				continue
@@ -502,6 +589,18 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][
 		return
 	}
 	clean := !a.crash.Load()
+	if a.eos {
+		var err error
+		if clean {
+			err = a.commitEOS(ctx, tasks)
+		} else {
+			err = a.abortAll(ctx)
+		}
+		if err != nil {
+			a.fail(err)
+		}
+		return
+	}
 	offsets, err := a.closeTasks(tasks, clean)
 	if err != nil {
 		a.fail(err)
@@ -517,6 +616,16 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][
 func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	a.commitMu.Lock()
 	defer a.commitMu.Unlock()
+	if a.eos {
+		// The open transaction holds the lost tasks' work: abort it, and with it the
+		// work of every other task.
+		if len(a.takeTasks(lost)) > 0 {
+			if err := a.abortAll(context.Background()); err != nil {
+				a.fail(err)
+			}
+		}
+		return
+	}
 	if _, err := a.closeTasks(a.takeTasks(lost), false); err != nil {
 		a.cfg.Logger.Warn("streams: closing lost tasks", "err", err)
 	}

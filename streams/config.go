@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,9 +17,55 @@ import (
 const (
 	// DefaultCommitInterval is commit.interval.ms under at-least-once: 30 s.
 	DefaultCommitInterval = 30 * time.Second
+	// DefaultEOSCommitInterval is commit.interval.ms under exactly-once: 100 ms.
+	DefaultEOSCommitInterval = 100 * time.Millisecond
+	// DefaultTransactionTimeout is the transaction.timeout.ms Kafka Streams gives its
+	// producers under exactly-once: 10 s.
+	DefaultTransactionTimeout = 10 * time.Second
 	// DefaultRepartitionPurgeInterval is repartition.purge.interval.ms: 30 s.
 	DefaultRepartitionPurgeInterval = 30 * time.Second
 )
+
+// ProcessingGuarantee is processing.guarantee: what a crash or a rebalance may do to
+// the results.
+type ProcessingGuarantee int
+
+const (
+	// AtLeastOnce ("at_least_once", the default): every input record affects the results,
+	// but input processed after the last commit is processed again after a crash, so its
+	// effects may show twice.
+	AtLeastOnce ProcessingGuarantee = iota
+	// ExactlyOnceV2 ("exactly_once_v2", KIP-447): each instance produces through one
+	// transactional producer; the records a commit interval produced (output, changelog
+	// and repartition records) and the input offsets it consumed are committed in one
+	// transaction, and the application reads its inputs with read_committed. After a crash
+	// the uncommitted transaction is aborted and its stores are restored from the
+	// committed changelog, so every input record affects the committed results once.
+	ExactlyOnceV2
+)
+
+// String returns Kafka's name of the guarantee.
+func (g ProcessingGuarantee) String() string {
+	switch g {
+	case AtLeastOnce:
+		return "at_least_once"
+	case ExactlyOnceV2:
+		return "exactly_once_v2"
+	}
+	return "ProcessingGuarantee(" + strconv.Itoa(int(g)) + ")"
+}
+
+// ParseProcessingGuarantee parses Kafka's name of a guarantee: "at_least_once" or
+// "exactly_once_v2".
+func ParseProcessingGuarantee(s string) (ProcessingGuarantee, error) {
+	switch s {
+	case "at_least_once":
+		return AtLeastOnce, nil
+	case "exactly_once_v2":
+		return ExactlyOnceV2, nil
+	}
+	return 0, fmt.Errorf("%w: processing.guarantee %q: want at_least_once or exactly_once_v2", ErrConfig, s)
+}
 
 // Config configures an App. ApplicationID and Brokers are required.
 type Config struct {
@@ -32,9 +79,15 @@ type Config struct {
 	// NumStreamThreads (num.stream.threads) is how many goroutines process tasks;
 	// default 1.
 	NumStreamThreads int
+	// ProcessingGuarantee (processing.guarantee): AtLeastOnce (default) or ExactlyOnceV2.
+	ProcessingGuarantee ProcessingGuarantee
 	// CommitInterval (commit.interval.ms): how often offsets are committed, after the
-	// caches, stores and changelogs are flushed; default 30 s.
+	// caches, stores and changelogs are flushed; default 30 s, 100 ms under exactly-once.
 	CommitInterval time.Duration
+	// TransactionTimeout (the producer's transaction.timeout.ms) under exactly-once: how
+	// long the broker lets a transaction of a crashed instance block read_committed
+	// readers before it aborts it; default 10 s.
+	TransactionTimeout time.Duration
 	// CacheMaxBytes (statestore.cache.max.bytes) is the record cache budget of each
 	// stream thread, shared among its tasks' stores; default 10 MiB, negative disables
 	// caching.
@@ -63,6 +116,10 @@ type Config struct {
 	// partition's lag is known to be positive; Gregor knows a partition's high
 	// watermark only from fetches that returned records).
 	MaxTaskIdle time.Duration
+	// NumStandbyReplicas (num.standby.replicas) is how many other instances keep a warm
+	// copy of each task's persistent stores, caught up with the changelogs every second,
+	// so that a task moving to one of them restores only the latest changes; default 0.
+	NumStandbyReplicas int
 	// SessionTimeout of the consumer group membership; default 45 s.
 	SessionTimeout time.Duration
 	// RestoreListener, if set, is told about state restoration.
@@ -86,8 +143,19 @@ func (c *Config) validate() error {
 	if c.NumStreamThreads <= 0 {
 		c.NumStreamThreads = 1
 	}
+	switch c.ProcessingGuarantee {
+	case AtLeastOnce, ExactlyOnceV2:
+	default:
+		return fmt.Errorf("%w: unknown processing guarantee %d", ErrConfig, c.ProcessingGuarantee)
+	}
 	if c.CommitInterval <= 0 {
 		c.CommitInterval = DefaultCommitInterval
+		if c.ProcessingGuarantee == ExactlyOnceV2 {
+			c.CommitInterval = DefaultEOSCommitInterval
+		}
+	}
+	if c.TransactionTimeout <= 0 {
+		c.TransactionTimeout = DefaultTransactionTimeout
 	}
 	if c.CacheMaxBytes == 0 {
 		c.CacheMaxBytes = DefaultCacheMaxBytes
@@ -103,6 +171,9 @@ func (c *Config) validate() error {
 	}
 	if c.TimestampExtractor == nil {
 		c.TimestampExtractor = RecordTimestamp
+	}
+	if c.NumStandbyReplicas < 0 {
+		return fmt.Errorf("%w: NumStandbyReplicas %d is negative", ErrConfig, c.NumStandbyReplicas)
 	}
 	if c.ApplicationServer != "" {
 		if _, err := parseHostInfo(c.ApplicationServer); err != nil {

@@ -186,7 +186,11 @@ func startGlobals(ctx context.Context, t *Topology, cfg Config, onFail func(erro
 	if err != nil {
 		return nil, err
 	}
+	eos := cfg.ProcessingGuarantee == ExactlyOnceV2
 	rd := kafkachangelog.NewReader(boot)
+	if eos { // only committed data, as the global consumer of Kafka Streams under EOS
+		rd = kafkachangelog.NewReader(boot, kafkachangelog.ReadCommitted())
+	}
 	for _, spec := range t.globals {
 		for _, p := range parts[spec.topic] {
 			tp := state.TopicPartition{Topic: spec.topic, Partition: p}
@@ -214,6 +218,9 @@ func startGlobals(ctx context.Context, t *Topology, cfg Config, onFail func(erro
 		consume[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(consume)}
+	if eos {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
 	r.cl, err = kgo.NewClient(append(opts, cfg.ClientOptions...)...)
 	if err != nil {
 		_ = r.stores.close()

@@ -81,14 +81,15 @@ func (f *inflight) wait(ctx context.Context) error {
 // changelogWriter is the state.ChangelogWriter of one task: it produces through the
 // application's client and its Flush waits for the task's own records only.
 type changelogWriter struct {
-	cl   *kgo.Client
-	ctx  context.Context // produce context: the application's, never canceled
-	f    *inflight
-	last map[state.TopicPartition]int64 // guarded by f.mu
+	cl       *kgo.Client
+	produced *atomic.Int64   // records produced in the open transaction, if any
+	ctx      context.Context // produce context: the application's, never canceled
+	f        *inflight
+	last     map[state.TopicPartition]int64 // guarded by f.mu
 }
 
-func newChangelogWriter(ctx context.Context, cl *kgo.Client) *changelogWriter {
-	w := &changelogWriter{cl: cl, ctx: ctx, last: map[state.TopicPartition]int64{}}
+func newChangelogWriter(ctx context.Context, cl *kgo.Client, produced *atomic.Int64) *changelogWriter {
+	w := &changelogWriter{cl: cl, ctx: ctx, produced: produced, last: map[state.TopicPartition]int64{}}
 	w.f = newInflight(func(r *kgo.Record) {
 		tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 		if cur, ok := w.last[tp]; !ok || r.Offset > cur {
@@ -103,6 +104,9 @@ func newChangelogWriter(ctx context.Context, cl *kgo.Client) *changelogWriter {
 func (w *changelogWriter) Append(_ context.Context, tp state.TopicPartition, rec state.ChangelogRecord) error {
 	if err := w.f.add(); err != nil {
 		return err
+	}
+	if w.produced != nil {
+		w.produced.Add(1)
 	}
 	w.cl.Produce(w.ctx, &kgo.Record{Topic: tp.Topic, Partition: tp.Partition, Key: rec.Key, Value: rec.Value}, w.f.promise)
 	return nil

@@ -43,7 +43,9 @@ type taskConfig struct {
 	now        func() int64 // wall clock, milliseconds
 	maxIdle    int64        // Config.MaxTaskIdle, milliseconds
 	restore    state.RestoreListener
+	eos        bool                           // exactly-once: stores without a clean checkpoint are wiped and restored
 	globals    map[string]state.KeyValueStore // global stores by name, shared by every task
+	standby    bool                           // only open and restore the stores (standbys.go)
 }
 
 // task is one instance of a sub-topology, processing one partition of its sources. It
@@ -103,7 +105,7 @@ func (t *task) init(ctx context.Context) error {
 		st, err := state.OpenTask(state.TaskConfig{
 			ApplicationID: t.cfg.app, TaskID: t.id.String(), Partition: t.id.Partition,
 			StateDir: t.cfg.stateDir, Writer: t.cfg.writer, Reader: t.cfg.reader,
-			CacheMaxBytes: logCache, RestoreListener: t.cfg.restore, Logger: t.logger,
+			CacheMaxBytes: logCache, RestoreListener: t.cfg.restore, Logger: t.logger, ExactlyOnce: t.cfg.eos,
 		})
 		if err != nil {
 			return fmt.Errorf("streams: task %s: %w", t.id, err)
@@ -144,6 +146,9 @@ func (t *task) init(ctx context.Context) error {
 		if err := st.Restore(ctx); err != nil {
 			return fmt.Errorf("streams: task %s: restore: %w", t.id, err)
 		}
+	}
+	if t.cfg.standby {
+		return nil
 	}
 	for _, src := range t.sub.sources {
 		p, err := src.source(t)

@@ -15,18 +15,33 @@ const (
 	msgRecords
 	msgCommit
 	msgClose
+	msgHold
 	msgQuery
 )
 
 type wmsg struct {
 	kind    msgKind
 	tk      *task
-	batches []fetchBatch // msgRecords: one per partition of tk
-	tasks   []*task      // msgClose
-	clean   bool         // msgClose
+	batches []fetchBatch    // msgRecords: one per partition of tk
+	tasks   []*task         // msgClose
+	clean   bool            // msgClose
+	hold    *hold           // msgCommit (under exactly-once) and msgHold
+	ctx     context.Context // msgCommit: nil means the application's
+	after   chan error
 	query   func() error // msgQuery: runs on the worker, which owns tk's stores
 	reply   chan wreply
 }
+
+// hold keeps the stream threads still while the App ends a transaction: a thread that
+// received a msgCommit or msgHold with a hold replies, then waits until ch closes, does
+// what the hold says (close tasks, cleanly or not) and reports on its after channel.
+type hold struct {
+	ch    chan struct{}
+	abort bool           // set before ch closes: the transaction aborted, close every task dirty
+	close map[*task]bool // tasks to close once released, cleanly unless abort
+}
+
+func newHold() *hold { return &hold{ch: make(chan struct{}), close: map[*task]bool{}} }
 
 type wreply struct {
 	offsets map[state.TopicPartition]int64
@@ -123,6 +138,9 @@ func (w *worker) handle(m wmsg) {
 			w.a.fail(err)
 		}
 	case msgCommit:
+		if m.ctx != nil {
+			ctx = m.ctx
+		}
 		all := map[state.TopicPartition]int64{}
 		var err error
 		for tk := range w.tasks {
@@ -135,6 +153,12 @@ func (w *worker) handle(m wmsg) {
 			}
 		}
 		m.reply <- wreply{offsets: all, err: err}
+		if m.hold != nil {
+			w.held(m.hold, m.after)
+		}
+	case msgHold:
+		m.reply <- wreply{}
+		w.held(m.hold, m.after)
 	case msgQuery:
 		if !w.tasks[m.tk] || m.tk.closed {
 			m.reply <- wreply{err: fmt.Errorf("%w: task %s", ErrNotHosted, m.tk.id)}
@@ -163,4 +187,25 @@ func (w *worker) handle(m wmsg) {
 		}
 		m.reply <- wreply{offsets: all, err: err}
 	}
+}
+
+// held waits for the hold's release, then closes the tasks it names (all of them, dirty,
+// after an abort) and reports the first error on after.
+func (w *worker) held(h *hold, after chan error) {
+	select {
+	case <-h.ch:
+	case <-w.quit:
+		return
+	}
+	var first error
+	for tk := range w.tasks {
+		if !h.abort && !h.close[tk] {
+			continue
+		}
+		delete(w.tasks, tk)
+		if _, err := tk.close(context.WithoutCancel(w.a.ctx), !h.abort); err != nil && first == nil {
+			first = err
+		}
+	}
+	after <- first
 }

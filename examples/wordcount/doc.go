@@ -13,5 +13,7 @@
 // stdout. It stops cleanly on SIGINT or SIGTERM (committing and checkpointing); killed
 // with SIGKILL it restarts from its last commit, restoring its counts from the
 // changelog topic if its state directory is gone (at-least-once: input processed after
-// the last commit is counted again).
+// the last commit is counted again). With --processing-guarantee exactly_once_v2 the
+// counts it commits (read with read_committed) count every line exactly once, however
+// often it is killed.
 package main

@@ -23,6 +23,7 @@ type options struct {
 	commit         time.Duration
 	sessionTimeout time.Duration
 	describe       bool
+	guarantee      string
 }
 
 func main() {
@@ -33,6 +34,7 @@ func main() {
 	flag.DurationVar(&o.commit, "commit-interval", 30*time.Second, "commit interval")
 	flag.DurationVar(&o.sessionTimeout, "session-timeout", 45*time.Second, "consumer group session timeout")
 	flag.BoolVar(&o.describe, "describe", false, "print the topology and exit")
+	flag.StringVar(&o.guarantee, "processing-guarantee", "at_least_once", "processing.guarantee: at_least_once or exactly_once_v2")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "wordcount:", err)
@@ -49,8 +51,13 @@ func run(o options) error {
 		fmt.Print(topo.Describe())
 		return nil
 	}
+	guarantee, err := streams.ParseProcessingGuarantee(o.guarantee)
+	if err != nil {
+		return err
+	}
 	app, err := streams.New(topo, streams.Config{
-		ApplicationID: wordcount.ApplicationID, Brokers: strings.Split(o.brokers, ","), StateDir: o.stateDir,
+		ProcessingGuarantee: guarantee,
+		ApplicationID:       wordcount.ApplicationID, Brokers: strings.Split(o.brokers, ","), StateDir: o.stateDir,
 		NumStreamThreads: o.threads, CommitInterval: o.commit, SessionTimeout: o.sessionTimeout,
 		Logger: slog.Default(),
 	})
@@ -62,7 +69,7 @@ func run(o options) error {
 	if err := app.Start(ctx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	fmt.Printf("%s ready on %s (state dir %s)\n", wordcount.ApplicationID, o.brokers, o.stateDir)
+	fmt.Printf("%s ready on %s (state dir %s, %s)\n", wordcount.ApplicationID, o.brokers, o.stateDir, guarantee)
 	select {
 	case <-ctx.Done():
 	case <-app.Done():

@@ -1,0 +1,462 @@
+package streams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregorhq/gregor/state"
+)
+
+// Exactly-once (processing.guarantee=exactly_once_v2, KIP-447), as Kafka Streams' EOS v2
+// but with one transactional producer per instance instead of one per stream thread:
+//
+//   - The App's client is transactional (transactional.id "<application.id>-<process
+//     id>"), reads with read_committed, and fetches committed offsets with require_stable.
+//     Everything the tasks produce — sink, repartition and changelog records — goes into
+//     the open transaction.
+//   - A commit holds every stream thread (msgCommit with a hold): each flushes its tasks'
+//     caches and changelogs and replies with its offsets, then waits. The App flushes the
+//     producer, adds the consumed offsets to the transaction (AddOffsetsToTxn and
+//     TxnOffsetCommit with the member's generation, which fences zombies), ends the
+//     transaction, begins the next one and releases the threads.
+//   - A commit that fails aborts the transaction; the threads then close all their tasks
+//     dirty, and the poll loop re-creates them from the committed offsets (stores without
+//     a clean checkpoint are wiped and restored from the committed changelog, since
+//     state.Task runs with ExactlyOnce).
+//   - Revoked tasks are committed with all others in one transaction and then closed
+//     cleanly; lost tasks abort the transaction. Checkpoints are written only by a clean
+//     close after the last commit.
+
+// processIDFile names the file in "<state.dir>/<application.id>" that keeps the process
+// id across restarts, as Kafka Streams' kafka-streams-process-metadata does.
+const processIDFile = "kafka-streams-process-metadata"
+
+var (
+	processIDsMu sync.Mutex
+	processIDs   = map[string]bool{} // process ids of the running Apps of this process
+)
+
+// acquireProcessID returns the stable process id of the application in stateDir,
+// creating it on the first run. Two Apps of one process sharing a state directory get
+// distinct ids (the second a fresh one): their transactional ids must differ. The
+// returned release frees the id when the App stops.
+func acquireProcessID(stateDir, appID string) (string, func(), error) {
+	dir := filepath.Join(stateDir, appID)
+	path := filepath.Join(dir, processIDFile)
+	var meta struct {
+		Version   int    `json:"version"`
+		ProcessID string `json:"processId"`
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if json.Unmarshal(data, &meta) != nil || uuid.Validate(meta.ProcessID) != nil {
+			meta.ProcessID = "" // unreadable: replace it
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return "", nil, fmt.Errorf("streams: read process id: %w", err)
+	}
+	processIDsMu.Lock()
+	defer processIDsMu.Unlock()
+	if meta.ProcessID == "" {
+		meta.Version, meta.ProcessID = 1, uuid.NewString()
+		out, _ := json.Marshal(meta)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, fmt.Errorf("streams: state directory: %w", err)
+		}
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			return "", nil, fmt.Errorf("streams: write process id: %w", err)
+		}
+	}
+	id := meta.ProcessID
+	if processIDs[id] {
+		id = uuid.NewString()
+	}
+	processIDs[id] = true
+	return id, func() {
+		processIDsMu.Lock()
+		delete(processIDs, id)
+		processIDsMu.Unlock()
+	}, nil
+}
+
+// eosOpts returns the client options of exactly-once processing.
+func (a *App) eosOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.TransactionalID(a.txnID),
+		kgo.TransactionTimeout(a.cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+	}
+}
+
+// heldWorker is a stream thread waiting on a hold.
+type heldWorker struct {
+	w     *worker
+	after chan error
+}
+
+// holdWorkers sends every stream thread a msgCommit (commit) or msgHold and returns the
+// threads that now wait on h, with the offsets they committed.
+func (a *App) holdWorkers(ctx context.Context, h *hold, commit bool) ([]heldWorker, map[state.TopicPartition]int64, error) {
+	kind := msgHold
+	if commit {
+		kind = msgCommit
+	}
+	var held []heldWorker
+	offsets := map[state.TopicPartition]int64{}
+	var errs []error
+	for _, w := range a.workers {
+		after := make(chan error, 1)
+		r := w.request(wmsg{kind: kind, hold: h, after: after, ctx: ctx})
+		if errors.Is(r.err, ErrClosed) {
+			continue
+		}
+		held = append(held, heldWorker{w: w, after: after})
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+		for tp, off := range r.offsets {
+			offsets[tp] = off
+		}
+	}
+	return held, offsets, errors.Join(errs...)
+}
+
+// release lets the held threads go on and waits until they closed what the hold names.
+func (a *App) release(h *hold, held []heldWorker) error {
+	close(h.ch)
+	var errs []error
+	for _, hw := range held {
+		select {
+		case err := <-hw.after:
+			errs = append(errs, err)
+		case <-hw.w.quit:
+		}
+	}
+	a.mu.Lock()
+	for _, w := range a.workers {
+		for tk := range h.close {
+			if tk.worker == w.id {
+				w.count--
+			}
+		}
+	}
+	a.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// commitEOS commits every task in one transaction and then closes the tasks of
+// closing, cleanly if the transaction committed. A failed commit aborts the
+// transaction and closes every task dirty; the poll loop re-creates them from the
+// committed offsets. The caller holds commitMu.
+func (a *App) commitEOS(ctx context.Context, closing []*task) error {
+	h := newHold()
+	for _, tk := range closing {
+		h.close[tk] = true
+	}
+	// The threads flush without a deadline (a thread may be restoring a task first);
+	// ending the transaction is bounded by the transaction timeout.
+	held, offsets, err := a.holdWorkers(context.WithoutCancel(ctx), h, true)
+	if err == nil {
+		tctx, cancel := context.WithTimeout(ctx, a.cfg.TransactionTimeout)
+		err = a.endTxn(tctx, offsets)
+		cancel()
+	}
+	if err != nil {
+		a.cfg.Logger.Warn("streams: aborting transaction", "err", err)
+		if aerr := a.abortTxn(context.WithoutCancel(ctx)); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+		h.abort = true
+	}
+	rerr := a.release(h, held)
+	if h.abort {
+		a.dropTasks()
+	}
+	if err != nil && a.recoverable(err) {
+		a.cfg.Logger.Warn("streams: transaction aborted; tasks restart from the last commit", "err", err)
+		return rerr
+	}
+	return errors.Join(err, rerr)
+}
+
+// recoverable reports whether a failed transaction can be retried with re-created
+// tasks: the producer was not fenced by a newer instance with the same transactional id.
+func (a *App) recoverable(err error) bool {
+	if a.ctx.Err() != nil {
+		return false
+	}
+	return !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) &&
+		!errors.Is(err, kerr.TransactionalIDAuthorizationFailed) && !errors.Is(err, ErrClosed) &&
+		!errors.Is(err, kgo.ErrClientClosed)
+}
+
+// endTxn commits the open transaction with the consumed offsets and begins the next.
+func (a *App) endTxn(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+	if err := a.sinks.seal().wait(ctx); err != nil {
+		a.produceErr.CompareAndSwap(nil, &err)
+		return err
+	}
+	if err := a.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("streams: flush producer: %w", err)
+	}
+	if p := a.produceErr.Load(); p != nil {
+		return *p
+	}
+	changed := map[state.TopicPartition]int64{}
+	for tp, off := range offsets {
+		if prev, ok := a.txnCommitted[tp]; !ok || prev != off {
+			changed[tp] = off
+		}
+	}
+	produced := a.produced.Swap(0) > 0
+	if len(changed) > 0 {
+		if err := a.sendOffsetsToTxn(ctx, changed); err != nil {
+			return err
+		}
+	}
+	// kgo ends a transaction only when a record went into it; offsets alone are ended
+	// with our own EndTxn.
+	if err := a.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("streams: commit transaction: %w", err)
+	}
+	if !produced && a.offsetsInTxn {
+		if err := a.rawEndTxn(ctx, true); err != nil {
+			return err
+		}
+	}
+	a.offsetsInTxn = false
+	for tp, off := range changed {
+		a.txnCommitted[tp] = off
+	}
+	if err := a.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("streams: begin transaction: %w", err)
+	}
+	if len(changed) > 0 && time.Since(a.lastPurge) >= a.cfg.RepartitionPurgeInterval {
+		a.lastPurge = time.Now()
+		a.purgeRepartition(ctx, a.txnCommitted)
+	}
+	return nil
+}
+
+// abortTxn aborts the open transaction (its records and offsets) and begins the next.
+func (a *App) abortTxn(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.TransactionTimeout)
+	defer cancel()
+	var errs []error
+	if err := a.cl.AbortBufferedRecords(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("streams: abort buffered records: %w", err))
+	}
+	produced := a.produced.Swap(0) > 0
+	if err := a.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		errs = append(errs, fmt.Errorf("streams: abort transaction: %w", err))
+	}
+	if !produced && a.offsetsInTxn {
+		if err := a.rawEndTxn(ctx, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.offsetsInTxn = false
+	a.sinks.init()
+	a.produceErr.Store(nil)
+	if err := a.cl.BeginTransaction(); err != nil {
+		errs = append(errs, fmt.Errorf("streams: begin transaction: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// retryTxn runs fn until it succeeds or fails with an error other than
+// CONCURRENT_TRANSACTIONS or a retriable coordinator error.
+func retryTxn(ctx context.Context, fn func() error) error {
+	backoff := 10 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !(errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, kerr.CoordinatorLoadInProgress) ||
+			errors.Is(err, kerr.CoordinatorNotAvailable) || errors.Is(err, kerr.NotCoordinator)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// sendOffsetsToTxn adds the group's offsets to the transaction (KIP-447: with the
+// member id and generation, so that a member that left the group cannot commit).
+func (a *App) sendOffsetsToTxn(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+	id, epoch, err := a.cl.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("streams: producer id: %w", err)
+	}
+	if !a.offsetsInTxn {
+		err := retryTxn(ctx, func() error {
+			req := kmsg.NewPtrAddOffsetsToTxnRequest()
+			req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group = a.txnID, id, epoch, a.cfg.ApplicationID
+			resp, err := req.RequestWith(ctx, a.cl)
+			if err != nil {
+				return err
+			}
+			return kerr.ErrorForCode(resp.ErrorCode)
+		})
+		if err != nil {
+			return fmt.Errorf("streams: add offsets to transaction: %w", err)
+		}
+		a.offsetsInTxn = true
+	}
+	member, gen := a.cl.GroupMetadata()
+	return retryTxn(ctx, func() error {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = a.txnID, a.cfg.ApplicationID, id, epoch
+		req.MemberID, req.Generation = member, gen
+		byTopic := map[string]int{}
+		for tp, off := range offsets {
+			i, ok := byTopic[tp.Topic]
+			if !ok {
+				t := kmsg.NewTxnOffsetCommitRequestTopic()
+				t.Topic = tp.Topic
+				req.Topics = append(req.Topics, t)
+				i = len(req.Topics) - 1
+				byTopic[tp.Topic] = i
+			}
+			p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			p.Partition, p.Offset, p.LeaderEpoch = tp.Partition, off, -1
+			req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+		}
+		resp, err := req.RequestWith(ctx, a.cl)
+		if err != nil {
+			return fmt.Errorf("streams: commit offsets in transaction: %w", err)
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return fmt.Errorf("streams: commit offsets in transaction: %s-%d: %w", t.Topic, p.Partition, err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// rawEndTxn ends a transaction that holds offsets but no records, which kgo does not end.
+func (a *App) rawEndTxn(ctx context.Context, commit bool) error {
+	id, epoch, err := a.cl.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("streams: producer id: %w", err)
+	}
+	err = retryTxn(ctx, func() error {
+		req := kmsg.NewPtrEndTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = a.txnID, id, epoch, commit
+		resp, err := req.RequestWith(ctx, a.cl)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
+	if err != nil {
+		return fmt.Errorf("streams: end transaction: %w", err)
+	}
+	return nil
+}
+
+// dropTasks forgets every task after an abort (the threads closed them) and asks the
+// poll loop to re-create the owned ones from the committed offsets.
+func (a *App) dropTasks() {
+	a.mu.Lock()
+	clear(a.tasks)
+	clear(a.byTP)
+	for _, w := range a.workers {
+		w.count = 0
+	}
+	clear(a.txnCommitted)
+	a.reinit = !a.stopping && len(a.owned) > 0
+	a.mu.Unlock()
+	if f := a.wake.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// reinitTasks re-creates the tasks of the owned partitions after an abort, positioned
+// at the committed offsets. The poll loop calls it while rebalances are blocked, after
+// handing out the records it polled, so that no record polled before the rewind reaches
+// the new tasks.
+func (a *App) reinitTasks(ctx context.Context) error {
+	a.mu.Lock()
+	if !a.reinit || a.stopping {
+		a.mu.Unlock()
+		return nil
+	}
+	a.reinit = false
+	owned := map[string][]int32{}
+	var topics []string
+	for tp := range a.owned {
+		if owned[tp.Topic] == nil {
+			topics = append(topics, tp.Topic)
+		}
+		owned[tp.Topic] = append(owned[tp.Topic], tp.Partition)
+	}
+	a.mu.Unlock()
+	if len(owned) == 0 {
+		return nil
+	}
+	committed, err := a.adm.FetchOffsets(ctx, a.cfg.ApplicationID)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("streams: fetch committed offsets: %w", err)
+	}
+	starts, err := a.adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("streams: list start offsets: %w", err)
+	}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for topic, parts := range owned {
+		set[topic] = map[int32]kgo.EpochOffset{}
+		for _, p := range parts {
+			off := int64(-1)
+			if c, ok := committed.Lookup(topic, p); ok && c.At >= 0 {
+				off = c.At
+			} else if s, ok := starts.Lookup(topic, p); ok {
+				off = s.Offset
+			}
+			if off >= 0 {
+				set[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+			}
+		}
+	}
+	a.cl.SetOffsets(set)
+	a.onAssigned(ctx, a.cl, owned)
+	return nil
+}
+
+// abortAll aborts the open transaction and closes every task dirty; the poll loop
+// re-creates the owned ones. The caller holds commitMu.
+func (a *App) abortAll(ctx context.Context) error {
+	h := newHold()
+	h.abort = true
+	held, _, _ := a.holdWorkers(ctx, h, false)
+	err := a.abortTxn(context.WithoutCancel(ctx))
+	if rerr := a.release(h, held); rerr != nil {
+		a.cfg.Logger.Warn("streams: closing tasks dirty", "err", rerr)
+	}
+	a.dropTasks()
+	return err
+}

@@ -1,0 +1,181 @@
+package streams_test
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/state"
+	"github.com/gregorhq/gregor/streams"
+)
+
+func TestProcessingGuaranteeNames(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		g    streams.ProcessingGuarantee
+		ok   bool
+	}{
+		{"at_least_once", streams.AtLeastOnce, true},
+		{"exactly_once_v2", streams.ExactlyOnceV2, true},
+		{"exactly_once", 0, false},
+		{"", 0, false},
+	} {
+		g, err := streams.ParseProcessingGuarantee(tc.name)
+		if (err == nil) != tc.ok || (tc.ok && (g != tc.g || g.String() != tc.name)) {
+			t.Errorf("%q: got %v, %v", tc.name, g, err)
+		}
+	}
+}
+
+var debugOpts []kgo.Opt
+
+func init() {
+	if os.Getenv("KGO_DEBUG") != "" {
+		debugOpts = []kgo.Opt{kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil))}
+	}
+}
+
+func startEOSApp(t *testing.T, addr, dir string, threads int, rl state.RestoreListener) *streams.App {
+	t.Helper()
+	app, err := streams.New(wordCount(t), streams.Config{
+		ApplicationID: "streams-wordcount", Brokers: []string{addr}, StateDir: dir,
+		ProcessingGuarantee: streams.ExactlyOnceV2,
+		NumStreamThreads:    threads, SessionTimeout: 6 * time.Second, TransactionTimeout: 5 * time.Second,
+		RestoreListener: rl, ClientOptions: append([]kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond)}, debugOpts...),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close(context.Background()) })
+	return app
+}
+
+// committedReader follows the output topic with read_committed and checks that every
+// word's count only grows: a count processed twice would show up as a repeated or
+// smaller value after a larger one.
+type committedReader struct {
+	cl   *kgo.Client
+	last map[string]int64
+}
+
+func newCommittedReader(t *testing.T, addr string) *committedReader {
+	return &committedReader{cl: client(t, addr, kgo.ConsumeTopics(outTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted())), last: map[string]int64{}}
+}
+
+func (o *committedReader) waitFor(t *testing.T, want func() map[string]int64, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !equalCounts(o.last, want()) {
+		fs := o.cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("timed out: counts differ:\n got  %v\n want %v", o.last, want())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n := int64(binary.BigEndian.Uint64(r.Value))
+			if prev, ok := o.last[string(r.Key)]; ok && n <= prev {
+				t.Errorf("count of %q went from %d to %d: input processed twice", r.Key, prev, n)
+			}
+			o.last[string(r.Key)] = n
+		})
+	}
+}
+
+// Under exactly-once, instances killed while input flows (their transactions
+// aborted, their state lost or kept) leave committed output in which every input line
+// counts once: counts only grow and end exact.
+func TestAppExactlyOnceKills(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, 4)
+	createTopic(t, b.Addr(), outTopic, 4)
+	prod := client(t, b.Addr())
+	rng := rand.New(rand.NewPCG(7, 8))
+	var mu sync.Mutex
+	want := map[string]int64{}
+	snapshot := func() map[string]int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]int64, len(want))
+		for k, v := range want {
+			out[k] = v
+		}
+		return out
+	}
+	produce := func(n int) {
+		local := map[string]int64{}
+		mu.Lock()
+		seed := rng.Uint64()
+		mu.Unlock()
+		produceLines(t, prod, rand.New(rand.NewPCG(seed, 1)), n, local)
+		mu.Lock()
+		for k, v := range local {
+			want[k] += v
+		}
+		mu.Unlock()
+	}
+	produce(500)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			produce(20)
+		}
+	}()
+	dir := t.TempDir()
+	out := newCommittedReader(t, b.Addr())
+	for i := range 3 {
+		app := startEOSApp(t, b.Addr(), dir, 2, nil)
+		for deadline := time.Now().Add(20 * time.Second); len(app.Tasks()) == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no tasks assigned")
+			}
+		}
+		mu.Lock()
+		d := time.Duration(300+rng.IntN(500)) * time.Millisecond
+		mu.Unlock()
+		time.Sleep(d)
+		app.Kill()
+		if i%2 == 1 { // lose the local state too
+			if err := os.RemoveAll(filepath.Join(dir, "streams-wordcount")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rc := &restoreCount{}
+	app := startEOSApp(t, b.Addr(), dir, 2, rc)
+	close(done)
+	wg.Wait()
+	out.waitFor(t, snapshot, 60*time.Second)
+	if err := app.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A clean close wrote checkpoints: a restart restores nothing.
+	rc2 := &restoreCount{}
+	app = startEOSApp(t, b.Addr(), dir, 2, rc2)
+	produce(100)
+	out.waitFor(t, snapshot, 60*time.Second)
+	if err := app.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rc2.n != 0 {
+		t.Errorf("restored %d records after a clean close", rc2.n)
+	}
+}

@@ -36,6 +36,8 @@ type App struct {
 	globals *globalRunner
 	// server serves interactive queries at the application server; nil when unset.
 	server *queryServer
+	// standby keeps the standby tasks warm; nil without standby replicas.
+	standby *standbys
 	// hosts maps application servers to the source partitions they run, as of the
 	// last assignment.
 	hosts atomic.Pointer[map[string][]state.TopicPartition]
@@ -103,12 +105,19 @@ func New(topo *Topology, cfg Config) (*App, error) {
 // background. It returns once the application is running; use Close to stop it and Done
 // or Err to learn about a failure.
 func (a *App) Start(ctx context.Context) error {
+	if a.cfg.NumStandbyReplicas > 0 {
+		a.standby = newStandbys(a)
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(a.cfg.Brokers...),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.topo.sourceTopics(a.cfg.ApplicationID)...),
 		kgo.Balancers(&taskBalancer{topicSub: a.topicSub, endpoint: a.cfg.ApplicationServer,
-			onHosts: func(h map[string][]state.TopicPartition) { a.hosts.Store(&h) }}),
+			standbys: a.cfg.NumStandbyReplicas, held: a.standby.held,
+			onAssignment: func(h map[string][]state.TopicPartition, standbys []TaskID) {
+				a.hosts.Store(&h)
+				a.standby.update(standbys)
+			}}),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -155,16 +164,21 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pctx = context.WithoutCancel(a.ctx)
+	abort := func(err error) error {
+		a.cancel()
+		a.restoreCl.Close()
+		a.releaseID()
+		a.server.close()
+		_ = a.globals.close(true)
+		return err
+	}
 	// Global stores are complete before any task processes a record.
 	if a.globals, err = startGlobals(ctx, a.topo, a.cfg, a.fail); err != nil {
-		a.cancel()
-		return err
+		return abort(err)
 	}
 	if a.cfg.ApplicationServer != "" {
 		if a.server, err = startQueryServer(a, a.cfg.ApplicationServer); err != nil {
-			a.cancel()
-			_ = a.globals.close(true)
-			return err
+			return abort(err)
 		}
 	}
 	for i := range a.cfg.NumStreamThreads {
@@ -180,15 +194,14 @@ func (a *App) Start(ctx context.Context) error {
 			close(w.quit)
 		}
 		a.wwg.Wait()
-		a.restoreCl.Close()
-		a.releaseID()
-		a.server.close()
-		_ = a.globals.close(true)
-		return fmt.Errorf("streams: client: %w", err)
+		return abort(fmt.Errorf("streams: client: %w", err))
 	}
 	a.mu.Lock()
 	a.setClient(cl)
 	a.mu.Unlock()
+	if a.standby != nil {
+		go a.standby.run()
+	}
 	a.lwg.Add(2)
 	go func() { defer a.lwg.Done(); a.pollLoop() }()
 	go func() { defer a.lwg.Done(); a.commitLoop() }()
@@ -257,6 +270,7 @@ func (a *App) Kill() {
 func (a *App) supervise() {
 	<-a.ctx.Done()
 	a.server.close()
+	a.standby.close()
 	a.lwg.Wait()
 	a.commitMu.Lock()
 	a.mu.Lock()
@@ -430,6 +444,10 @@ func (a *App) pollLoop() {
 				a.cfg.Logger.Warn("streams: fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
+		// One message per task, with all its partitions' batches, so that the task can
+		// order them by timestamp (partition_group.go).
+		var tasks []*task
+		batches := map[*task][]fetchBatch{}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
 				return
@@ -438,9 +456,15 @@ func (a *App) pollLoop() {
 			tk := a.byTP[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}]
 			a.mu.Unlock()
 			if tk != nil {
-				a.workers[tk.worker].send(wmsg{kind: msgRecords, tk: tk, recs: p.Records})
+				if batches[tk] == nil {
+					tasks = append(tasks, tk)
+				}
+				batches[tk] = append(batches[tk], fetchBatch{recs: p.Records, hw: p.HighWatermark})
 			}
 		})
+		for _, tk := range tasks {
+			a.workers[tk.worker].send(wmsg{kind: msgRecords, tk: tk, batches: batches[tk]})
+		}
 		if err := a.reinitTasks(a.ctx); err != nil {
 			a.fail(err)
 		}
@@ -473,6 +497,7 @@ func (a *App) newTask(id TaskID, w int) *task {
 		writer: newChangelogWriter(a.pctx, a.cl, &a.produced), reader: a.rd, eos: a.eos, out: a, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
 		now: func() int64 { return time.Now().UnixMilli() }, restore: a.cfg.RestoreListener,
+		maxIdle: a.cfg.MaxTaskIdle.Milliseconds(),
 		globals: a.globals.storesByName(),
 	})
 	tk.worker = w

@@ -22,9 +22,15 @@ type taskBalancer struct {
 	// endpoint is this instance's application.server ("" when unset), published in
 	// the subscription.
 	endpoint string
-	// onHosts receives, with each assignment, which application server runs which
-	// source partitions.
-	onHosts func(map[string][]state.TopicPartition)
+	// standbys is num.standby.replicas: how many other members keep a warm copy of
+	// each task's stores.
+	standbys int
+	// held returns the standby tasks this member keeps now, published in the
+	// subscription so that the leader leaves them where they are warm.
+	held func() []TaskID
+	// onAssignment receives, with each assignment, which application server runs which
+	// source partitions and this member's standby tasks.
+	onAssignment func(hosts map[string][]state.TopicPartition, standbys []TaskID)
 }
 
 var _ kgo.GroupBalancer = (*taskBalancer)(nil)
@@ -47,7 +53,11 @@ func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string]
 		meta.OwnedPartitions = append(meta.OwnedPartitions, op)
 	}
 	sort.Slice(meta.OwnedPartitions, func(i, j int) bool { return meta.OwnedPartitions[i].Topic < meta.OwnedPartitions[j].Topic })
-	meta.UserData = encodeSubscriptionInfo(b.endpoint)
+	var held []TaskID
+	if b.held != nil {
+		held = b.held()
+	}
+	meta.UserData = encodeSubscriptionInfo(b.endpoint, held)
 	return meta.AppendTo(nil)
 }
 
@@ -58,9 +68,9 @@ func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int3
 		return nil, err
 	}
 	var a kmsg.ConsumerMemberAssignment
-	if err := a.ReadFrom(assignment); err == nil && b.onHosts != nil {
-		if hosts, err := decodeAssignmentInfo(a.UserData); err == nil {
-			b.onHosts(hosts)
+	if err := a.ReadFrom(assignment); err == nil && b.onAssignment != nil {
+		if ai, err := decodeAssignmentInfo(a.UserData); err == nil {
+			b.onAssignment(ai.Hosts, ai.Standbys)
 		}
 	}
 	return parts, nil
@@ -98,10 +108,16 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 	var members []*kmsg.JoinGroupResponseMember
 	owner := map[TaskID]string{}
 	endpoints := map[string]string{}
+	held := map[TaskID][]string{} // standby task -> members keeping it warm now
 	cb.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
 		members = append(members, m)
-		if ep, err := decodeSubscriptionInfo(meta.UserData); err == nil && ep != "" {
-			endpoints[m.MemberID] = ep
+		if si, err := decodeSubscriptionInfo(meta.UserData); err == nil {
+			if si.Endpoint != "" {
+				endpoints[m.MemberID] = si.Endpoint
+			}
+			for _, id := range si.Standbys {
+				held[id] = append(held[id], m.MemberID)
+			}
 		}
 		for _, op := range meta.OwnedPartitions {
 			sub, ok := b.topicSub[op.Topic]
@@ -168,24 +184,70 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 			}
 		}
 	}
-	return &hostsPlan{plan: plan, info: encodeAssignmentInfo(hosts)}
+	return &infoPlan{plan: plan, hosts: hosts, standbys: b.assignStandbys(ids, assign, members, held)}
 }
 
-// hostsPlan is a balance plan whose every member assignment carries the map of
-// application servers to the partitions they run.
-type hostsPlan struct {
-	plan *kgo.BalancePlan
-	info []byte
+// assignStandbys places b.standbys standby copies of every task on members other than
+// its active owner, first with the members that keep it warm already, then with the
+// least loaded ones.
+func (b *taskBalancer) assignStandbys(ids []TaskID, assign map[TaskID]*kmsg.JoinGroupResponseMember,
+	members []*kmsg.JoinGroupResponseMember, held map[TaskID][]string) map[string][]TaskID {
+	out := map[string][]TaskID{}
+	if b.standbys <= 0 || len(members) < 2 {
+		return out
+	}
+	live := map[string]bool{}
+	for _, m := range members {
+		live[m.MemberID] = true
+	}
+	load := map[string]int{}
+	for _, id := range ids {
+		taken := map[string]bool{}
+		if m := assign[id]; m != nil {
+			taken[m.MemberID] = true
+		}
+		for range b.standbys {
+			pick := ""
+			for _, m := range held[id] {
+				if live[m] && !taken[m] {
+					pick = m
+					break
+				}
+			}
+			if pick == "" {
+				for _, m := range members {
+					if !taken[m.MemberID] && (pick == "" || load[m.MemberID] < load[pick]) {
+						pick = m.MemberID
+					}
+				}
+			}
+			if pick == "" {
+				break // fewer members than replicas
+			}
+			taken[pick] = true
+			load[pick]++
+			out[pick] = append(out[pick], id)
+		}
+	}
+	return out
 }
 
-func (h *hostsPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
+// infoPlan is a balance plan whose member assignments carry, as user data, the map of
+// application servers to the partitions they run and the member's standby tasks.
+type infoPlan struct {
+	plan     *kgo.BalancePlan
+	hosts    map[string][]state.TopicPartition
+	standbys map[string][]TaskID
+}
+
+func (h *infoPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
 	out := h.plan.IntoSyncAssignment()
 	for i := range out {
 		var a kmsg.ConsumerMemberAssignment
 		if err := a.ReadFrom(out[i].MemberAssignment); err != nil {
 			continue // kgo just encoded it; leave it as it is
 		}
-		a.UserData = h.info
+		a.UserData = encodeAssignmentInfo(h.hosts, h.standbys[out[i].MemberID])
 		out[i].MemberAssignment = a.AppendTo(nil)
 	}
 	return out
@@ -194,40 +256,42 @@ func (h *hostsPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment 
 // The subscription's and the assignment's user data: JSON with a version, so that
 // later fields can be added.
 type subscriptionInfo struct {
-	Version  int    `json:"version"`
-	Endpoint string `json:"endpoint,omitempty"`
+	Version  int      `json:"version"`
+	Endpoint string   `json:"endpoint,omitempty"`
+	Standbys []TaskID `json:"standbys,omitempty"`
 }
 
 type assignmentInfo struct {
-	Version int                               `json:"version"`
-	Hosts   map[string][]state.TopicPartition `json:"hosts,omitempty"`
+	Version  int                               `json:"version"`
+	Hosts    map[string][]state.TopicPartition `json:"hosts,omitempty"`
+	Standbys []TaskID                          `json:"standbys,omitempty"`
 }
 
-func encodeSubscriptionInfo(endpoint string) []byte {
-	b, _ := json.Marshal(subscriptionInfo{Version: 1, Endpoint: endpoint})
+func encodeSubscriptionInfo(endpoint string, standbys []TaskID) []byte {
+	b, _ := json.Marshal(subscriptionInfo{Version: 1, Endpoint: endpoint, Standbys: standbys})
 	return b
 }
 
-func decodeSubscriptionInfo(b []byte) (string, error) {
+func decodeSubscriptionInfo(b []byte) (subscriptionInfo, error) {
 	var si subscriptionInfo
 	if err := json.Unmarshal(b, &si); err != nil {
-		return "", fmt.Errorf("streams: subscription user data: %w", err)
+		return si, fmt.Errorf("streams: subscription user data: %w", err)
 	}
-	return si.Endpoint, nil
+	return si, nil
 }
 
-func encodeAssignmentInfo(hosts map[string][]state.TopicPartition) []byte {
-	b, _ := json.Marshal(assignmentInfo{Version: 1, Hosts: hosts})
+func encodeAssignmentInfo(hosts map[string][]state.TopicPartition, standbys []TaskID) []byte {
+	b, _ := json.Marshal(assignmentInfo{Version: 1, Hosts: hosts, Standbys: standbys})
 	return b
 }
 
-func decodeAssignmentInfo(b []byte) (map[string][]state.TopicPartition, error) {
+func decodeAssignmentInfo(b []byte) (assignmentInfo, error) {
 	var ai assignmentInfo
 	if err := json.Unmarshal(b, &ai); err != nil {
-		return nil, fmt.Errorf("streams: assignment user data: %w", err)
+		return ai, fmt.Errorf("streams: assignment user data: %w", err)
 	}
 	if ai.Hosts == nil {
 		ai.Hosts = map[string][]state.TopicPartition{}
 	}
-	return ai.Hosts, nil
+	return ai, nil
 }

@@ -79,6 +79,11 @@
 // that address, publishes it in its group subscription, and learns from the group
 // leader which server runs which partitions (AllMetadata, QueryMetadataForKey).
 //
+// With NumStandbyReplicas (num.standby.replicas) the group leader also gives each task
+// standby copies on other instances, which catch their stores up with the changelogs
+// every second and checkpoint them; when a task moves to an instance that kept it warm,
+// only the changes since the last catch-up are restored.
+//
 // Windowed aggregations follow Kafka Streams: WindowedBy groups a GroupedStream into
 // TimeWindows (tumbling or hopping) or SlidingWindows, SessionWindowedBy into
 // SessionWindows; Count, Reduce, WindowedAggregate and SessionAggregate return tables

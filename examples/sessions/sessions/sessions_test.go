@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -45,6 +46,15 @@ func TestSessions(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	w := func(u string, start, end int64) streams.Windowed[string] {
+		return streams.Windowed[string]{Key: u, Window: streams.Window{Start: start, End: end}}
+	}
+	wantStore := map[streams.Windowed[string]]int64{
+		w("alice", 0, 14_000): 4, w("bob", 5_000, 5_000): 1, w("bob", 40_000, 40_000): 1, w("carol", 80_000, 80_000): 1,
+	}
+	if got := streamstest.WindowedContents[string, int64](d, StoreName); !maps.Equal(got, wantStore) {
+		t.Errorf("session store = %v, want %v", got, wantStore)
 	}
 	if n := d.DroppedRecords(); n != 1 {
 		t.Errorf("dropped = %d, want 1 (the late event)", n)

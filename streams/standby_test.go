@@ -1,0 +1,92 @@
+package streams_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/streams"
+)
+
+// failoverRestores runs the word count on two instances with the given standby
+// replicas, stops one as a crash would, and returns how many changelog records the
+// survivor restored to take its tasks over.
+func failoverRestores(t *testing.T, standbys int) int64 {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, 4)
+	createTopic(t, b.Addr(), outTopic, 4)
+	prod := client(t, b.Addr())
+	rng := rand.New(rand.NewPCG(5, 6))
+	want := map[string]int64{}
+	restored := &restoreCount{}
+	start := func(rl *restoreCount) *streams.App {
+		cfg := streams.Config{
+			ApplicationID: "standbys", Brokers: []string{b.Addr()}, StateDir: t.TempDir(),
+			CommitInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, NumStandbyReplicas: standbys,
+			ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(200 * time.Millisecond)},
+		}
+		if rl != nil {
+			cfg.RestoreListener = rl
+		}
+		app, err := streams.New(wordCount(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = app.Close(context.Background()) })
+		return app
+	}
+	victim := start(nil)
+	start(restored)
+	waitFor(t, "both instances running tasks", func() bool { return len(victim.Tasks()) > 0 && len(victim.Tasks()) < 8 })
+	// Distinct words, so that the changelogs hold thousands of records.
+	var recs []*kgo.Record
+	for i := range 4000 {
+		w := fmt.Sprintf("word%d", i)
+		want[w]++
+		recs = append(recs, &kgo.Record{Topic: inTopic, Value: []byte(w)})
+	}
+	if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	out := newOutputReader(t, b.Addr())
+	out.waitFor(t, want, 60*time.Second)
+	time.Sleep(3 * time.Second) // standby rounds (every second) catch up
+
+	restored.mu.Lock()
+	before := restored.n
+	restored.mu.Unlock()
+	victim.Kill()
+	produceLines(t, prod, rng, 10, want)
+	out.waitFor(t, want, 60*time.Second)
+	restored.mu.Lock()
+	defer restored.mu.Unlock()
+	return restored.n - before
+}
+
+// With a standby replica the survivor has the victim's stores warm and restores
+// (almost) nothing; without, it restores their whole changelogs.
+func TestStandbyReplicasSpeedUpFailover(t *testing.T) {
+	cold := failoverRestores(t, 0)
+	warm := failoverRestores(t, 1)
+	t.Logf("records restored on fail-over: %d without a standby replica, %d with one", cold, warm)
+	if cold < 1000 {
+		t.Fatalf("without standbys the survivor restored only %d records; the scenario is too small to tell", cold)
+	}
+	if warm*10 > cold {
+		t.Fatalf("with a standby replica the survivor restored %d records, more than a tenth of %d", warm, cold)
+	}
+}
+
+func TestNumStandbyReplicasConfig(t *testing.T) {
+	_, err := streams.New(wordCount(t), streams.Config{ApplicationID: "a", Brokers: []string{"x:9092"}, NumStandbyReplicas: -1})
+	if err == nil {
+		t.Fatal("negative NumStandbyReplicas accepted")
+	}
+}

@@ -36,6 +36,8 @@ bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores v
 	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/txnbench
 	@echo "== streams: wordcount vs goka vs a bare franz-go counter"
 	$(GO) test -run '^$$' -bench WordCount -benchtime 1x -timeout 900s ./streams/internal/wordcountbench/
+	@echo "== streams: windowed count and stream-table join, exactly_once_v2 vs at_least_once"
+	$(GO) test -run '^$$' -bench EOS -benchtime 1x -timeout 900s ./streams/internal/eosbench/
 	@echo "== connect: datagen -> topic and topic -> file vs bare franz-go"
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x ./connect/
 

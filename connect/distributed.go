@@ -90,6 +90,7 @@ type Distributed struct {
 	owned            workSet              // what the last assignment left this worker
 	lastCompletedGen int32
 	configuredAt     map[string]int // connector -> task count at the last rebalance
+	lastContact      time.Time      // the last successful SyncGroup or Heartbeat
 
 	mu          sync.Mutex // guards the member state below
 	url         string
@@ -171,6 +172,7 @@ func (d *Distributed) Start(url string) {
 	d.mu.Lock()
 	d.url, d.started, d.rebalancing = url, true, true
 	d.mu.Unlock()
+	d.lastContact = time.Now() // before the run goroutine starts
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	go d.run(ctx)
@@ -235,12 +237,14 @@ func (d *Distributed) run(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Warn("joining the connect group failed", "group", d.groupID, "err", err)
+				d.expireIfSilent()
 				retryBackoff(ctx, attempt)
 				attempt++
 			}
 			continue
 		}
 		attempt = 1
+		d.lastContact = time.Now()
 		rctx, cancel := context.WithTimeout(ctx, kafkaStoreTimeout)
 		if err := d.cs.Refresh(rctx); err != nil {
 			d.log.Warn("reading the config topic failed", "err", err)
@@ -447,8 +451,12 @@ func (d *Distributed) heartbeatUntilRejoin(ctx context.Context, delay time.Durat
 		d.mu.Unlock()
 		resp, err := hb.RequestWith(ctx, d.client)
 		if err != nil {
-			continue // transient; the session timeout decides
+			if d.expireIfSilent() {
+				return
+			}
+			continue // transient, unless it lasts past the session timeout
 		}
+		d.lastContact = time.Now()
 		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 			if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) {
 				d.setMember("", -1)
@@ -456,6 +464,22 @@ func (d *Distributed) heartbeatUntilRejoin(ctx context.Context, delay time.Durat
 			return
 		}
 	}
+}
+
+// expireIfSilent drops this worker's membership and stops its work once
+// it has not reached the group coordinator for a session timeout: the
+// coordinator has expelled it by then, and the leader will hand its work
+// to others. It reports whether it did.
+func (d *Distributed) expireIfSilent() bool {
+	if d.member() == "" || time.Since(d.lastContact) < d.sessionTimeout {
+		return false
+	}
+	d.log.Warn("the group coordinator was unreachable for longer than the session timeout: stopping this worker's connectors and tasks",
+		"group", d.groupID, "session_timeout", d.sessionTimeout)
+	d.setMember("", -1)
+	d.owned = workSet{}
+	d.converge(d.owned)
+	return true
 }
 
 func (d *Distributed) leave() {

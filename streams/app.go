@@ -164,16 +164,21 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pctx = context.WithoutCancel(a.ctx)
+	abort := func(err error) error {
+		a.cancel()
+		a.restoreCl.Close()
+		a.releaseID()
+		a.server.close()
+		_ = a.globals.close(true)
+		return err
+	}
 	// Global stores are complete before any task processes a record.
 	if a.globals, err = startGlobals(ctx, a.topo, a.cfg, a.fail); err != nil {
-		a.cancel()
-		return err
+		return abort(err)
 	}
 	if a.cfg.ApplicationServer != "" {
 		if a.server, err = startQueryServer(a, a.cfg.ApplicationServer); err != nil {
-			a.cancel()
-			_ = a.globals.close(true)
-			return err
+			return abort(err)
 		}
 	}
 	for i := range a.cfg.NumStreamThreads {
@@ -189,11 +194,7 @@ func (a *App) Start(ctx context.Context) error {
 			close(w.quit)
 		}
 		a.wwg.Wait()
-		a.restoreCl.Close()
-		a.releaseID()
-		a.server.close()
-		_ = a.globals.close(true)
-		return fmt.Errorf("streams: client: %w", err)
+		return abort(fmt.Errorf("streams: client: %w", err))
 	}
 	a.mu.Lock()
 	a.setClient(cl)

@@ -117,7 +117,7 @@ func (s *standbys) catchUp(ctx context.Context, id TaskID) {
 		id: id, app: a.cfg.ApplicationID, topo: a.topo, stateDir: a.cfg.StateDir,
 		writer: readOnlyWriter{}, reader: rd, out: a, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
-		now: func() int64 { return time.Now().UnixMilli() }, standby: true,
+		now: func() int64 { return time.Now().UnixMilli() }, standby: true, eos: a.eos,
 	})
 	err := tk.init(ctx)
 	if _, cerr := tk.close(context.WithoutCancel(ctx), err == nil); err == nil {

@@ -58,7 +58,7 @@
 // sides in window stores and emitting the unmatched records of left and outer joins
 // once their window has closed (plus grace). Joiners get nil for the missing side of
 // left and outer joins. Cogroup and CogroupWith fold several grouped streams into one
-// table with one store. Joined and cogrouped inputs must be co-partitioned: re-keyed
+// table with one store, or per window with WindowedBy. Joined and cogrouped inputs must be co-partitioned: re-keyed
 // streams are repartitioned first, internal topics get the partition count of the
 // topics they are read with, and source topics with different partition counts stop
 // the application at start with ErrNotCopartitioned. Records a processor skips (null

@@ -225,16 +225,12 @@ func (p *sessionProc[K, V, A]) emitClosed(r Record[K, V], closeTime int64) error
 		from = p.lastEmit
 	}
 	if closeTime > from {
-		// Sessions are kept in segments by end time; All walks the live ones.
-		it, err := p.st.All()
+		it, err := p.st.FindSessionsByEnd(from, closeTime-1)
 		if err != nil {
 			return err
 		}
 		for it.Next() {
 			k := it.Key()
-			if k.Window.End < from || k.Window.End >= closeTime {
-				continue
-			}
 			rec := Record[Windowed[K], Change[A]]{Key: k, Value: Change[A]{New: it.Value(), HasNew: true}, Timestamp: k.Window.End, Headers: r.Headers}
 			if err := p.fw.forward(rec); err != nil {
 				_ = it.Close()

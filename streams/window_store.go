@@ -497,6 +497,16 @@ func (s *SessionStore[K, V]) Fetch(k K) (*WindowIterator[K, V], error) {
 	return s.iter(s.findSessions(kb, 0, math.MaxInt64))
 }
 
+// FindSessionsByEnd iterates the sessions of every key that end in
+// [earliestSessionEnd, latestSessionEnd], oldest segment first. With caching on it first
+// flushes the cache.
+func (s *SessionStore[K, V]) FindSessionsByEnd(earliestSessionEnd, latestSessionEnd int64) (*WindowIterator[K, V], error) {
+	if err := s.cache.flush(); err != nil {
+		return nil, err
+	}
+	return s.iter(s.raw.FindSessionsByEnd(earliestSessionEnd, latestSessionEnd))
+}
+
 // All iterates every session still within retention. With caching on it first flushes
 // the cache.
 func (s *SessionStore[K, V]) All() (*WindowIterator[K, V], error) {

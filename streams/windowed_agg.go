@@ -165,18 +165,19 @@ type winAgg[A any] struct {
 	ts    int64
 }
 
-// dropLate counts a record that came too late for its window and logs it.
+// dropLate counts and logs (at debug level) a record that came too late for its
+// window, as Kafka Streams' dropped-records sensor does.
 func dropLate(tc *task, node string, w Window, ts, closeTime, streamTime int64) {
 	tc.dropped++
-	tc.logger.Debug("streams: skipping record for expired window", "processor", node,
-		"window", w.String(), "timestamp", ts, "expiration", closeTime, "streamTime", streamTime)
+	attrs := []any{"processor", node, "window", w.String(), "timestamp", ts, "expiration", closeTime, "streamTime", streamTime}
+	if tc.cur != nil {
+		attrs = append(attrs, "topic", tc.cur.Topic, "partition", tc.cur.Partition, "offset", tc.cur.Offset)
+	}
+	tc.logger.Debug("streams: skipping record for expired window", attrs...)
 }
 
 // dropNull counts a record without key or value, which aggregations skip.
-func dropNull(tc *task, node string) {
-	tc.dropped++
-	tc.logger.Debug("streams: skipping record due to null key or value", "processor", node)
-}
+func dropNull(tc *task, node string) { tc.dropRecord(node, "null key or value") }
 
 func (p *windowAggProc[K, V, A]) process(r Record[K, V]) error {
 	if r.nullKey || r.Tombstone {

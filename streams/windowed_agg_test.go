@@ -344,3 +344,23 @@ func TestWindowBuildErrors(t *testing.T) {
 		t.Errorf("retention below size+grace: Build err = %v, want ErrTopology", err)
 	}
 }
+
+// Records with a null key or value are skipped and counted, as Kafka Streams does.
+func TestWindowedAggregationsSkipNulls(t *testing.T) {
+	for name, topo := range map[string]*streams.Topology{
+		"time windows": countTopology(t, streams.TimeWindowsOfSizeWithNoGrace(time.Second), streams.OnWindowUpdate),
+		"sliding":      countTopology(t, streams.SlidingWindowsOfTimeDifferenceWithNoGrace(time.Second), streams.OnWindowUpdate),
+		"sessions":     sessionCount(t, streams.SessionWindowsOfInactivityGapWithNoGrace(time.Second), streams.OnWindowUpdate),
+	} {
+		d := streamstest.New(t, topo)
+		in := streamstest.NewInputTopic[string, string](d, "in", nil, nil)
+		in.PipeValue("no key")
+		in.PipeTombstone("a")
+		if out := streamstest.NewOutputTopic[string, string](d, "out", nil, nil); !out.IsEmpty() {
+			t.Errorf("%s: output %v", name, out.ReadRecords())
+		}
+		if n := d.DroppedRecords(); n != 2 {
+			t.Errorf("%s: dropped %d, want 2", name, n)
+		}
+	}
+}

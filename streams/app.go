@@ -444,6 +444,10 @@ func (a *App) pollLoop() {
 				a.cfg.Logger.Warn("streams: fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
+		// One message per task, with all its partitions' batches, so that the task can
+		// order them by timestamp (partition_group.go).
+		var tasks []*task
+		batches := map[*task][]fetchBatch{}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
 				return
@@ -452,9 +456,15 @@ func (a *App) pollLoop() {
 			tk := a.byTP[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}]
 			a.mu.Unlock()
 			if tk != nil {
-				a.workers[tk.worker].send(wmsg{kind: msgRecords, tk: tk, recs: p.Records})
+				if batches[tk] == nil {
+					tasks = append(tasks, tk)
+				}
+				batches[tk] = append(batches[tk], fetchBatch{recs: p.Records, hw: p.HighWatermark})
 			}
 		})
+		for _, tk := range tasks {
+			a.workers[tk.worker].send(wmsg{kind: msgRecords, tk: tk, batches: batches[tk]})
+		}
 		if err := a.reinitTasks(a.ctx); err != nil {
 			a.fail(err)
 		}
@@ -487,6 +497,7 @@ func (a *App) newTask(id TaskID, w int) *task {
 		writer: newChangelogWriter(a.pctx, a.cl, &a.produced), reader: a.rd, eos: a.eos, out: a, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
 		now: func() int64 { return time.Now().UnixMilli() }, restore: a.cfg.RestoreListener,
+		maxIdle: a.cfg.MaxTaskIdle.Milliseconds(),
 		globals: a.globals.storesByName(),
 	})
 	tk.worker = w

@@ -108,6 +108,14 @@ type Config struct {
 	// to the other instances, so that QueryKey on any of them can reach the one holding
 	// a key. Empty: queries answer only for local tasks.
 	ApplicationServer string
+	// MaxTaskIdle (max.task.idle.ms) is how long a task reading several partitions (a
+	// join's or a cogroup's inputs) waits for records of a partition that has none
+	// buffered and may be behind, before processing the others' records. Whatever it
+	// is, a task processes the records it has in timestamp order across its
+	// partitions. Default 0: no waiting (Kafka Streams' 0 also waits while a
+	// partition's lag is known to be positive; Gregor knows a partition's high
+	// watermark only from fetches that returned records).
+	MaxTaskIdle time.Duration
 	// NumStandbyReplicas (num.standby.replicas) is how many other instances keep a warm
 	// copy of each task's persistent stores, caught up with the changelogs every second,
 	// so that a task moving to one of them restores only the latest changes; default 0.

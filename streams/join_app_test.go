@@ -234,3 +234,54 @@ func TestAppRefusesTopicsNotCopartitioned(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNotCopartitioned", err)
 	}
 }
+
+// Page views and the user profiles they look up are both waiting when the application
+// starts: the profiles are older, so each task processes them first (records in
+// timestamp order across its partitions), and every view finds its user's region.
+func TestAppStreamTableJoinBootstrap(t *testing.T) {
+	b := startBroker(t)
+	for topic, n := range map[string]int32{"views": 2, "users": 2, "enriched": 1} {
+		createTopic(t, b.Addr(), topic, n)
+	}
+	prod := client(t, b.Addr())
+	now := time.Now()
+	var views, users []*kgo.Record
+	want := map[string]string{}
+	for i := range 40 {
+		u := fmt.Sprintf("u%d", i)
+		views = append(views, &kgo.Record{Topic: "views", Key: []byte(u), Value: []byte("/page"), Timestamp: now.Add(time.Duration(i) * time.Millisecond)})
+		users = append(users, &kgo.Record{Topic: "users", Key: []byte(u), Value: []byte(fmt.Sprintf("region-%d", i%3)), Timestamp: now.Add(-time.Hour)})
+		want[u] = fmt.Sprintf("/page@region-%d", i%3)
+	}
+	// The views are written first: only their timestamps put them after the profiles.
+	if err := prod.ProduceSync(context.Background(), views...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.ProduceSync(context.Background(), users...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	bld := streams.NewBuilder()
+	streams.StreamTableLeftJoin(streams.StreamFrom[string, string](bld, "views", nil, nil), streams.TableFrom[string, string](bld, "users", nil, nil),
+		func(_ string, page string, region *string) string {
+			if region == nil {
+				return page + "@?"
+			}
+			return page + "@" + *region
+		}).To("enriched")
+	topo, err := bld.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := streams.New(topo, streams.Config{
+		ApplicationID: "bootstrap", Brokers: []string{b.Addr()}, StateDir: t.TempDir(),
+		CommitInterval: 100 * time.Millisecond, MaxTaskIdle: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close(context.Background()) })
+	readUntil(t, b.Addr(), "enriched", want)
+}

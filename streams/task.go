@@ -41,6 +41,7 @@ type taskConfig struct {
 	cacheBytes int64
 	logger     *slog.Logger
 	now        func() int64 // wall clock, milliseconds
+	maxIdle    int64        // Config.MaxTaskIdle, milliseconds
 	restore    state.RestoreListener
 	eos        bool                           // exactly-once: stores without a clean checkpoint are wiped and restored
 	globals    map[string]state.KeyValueStore // global stores by name, shared by every task
@@ -67,8 +68,9 @@ type task struct {
 	closers    []func() error
 	logger     *slog.Logger
 	closed     bool
-	worker     int   // index of the stream thread that owns the task
-	dropped    int64 // records processors skipped (null keys, late records, ...)
+	worker     int           // index of the stream thread that owns the task
+	dropped    int64         // records processors skipped (null keys, late records, ...)
+	order      []*taskSource // the sources by topic, for processBuffered
 }
 
 func newTask(cfg taskConfig) *task {
@@ -159,7 +161,7 @@ func (t *task) init(ctx context.Context) error {
 		}
 		for _, topic := range src.topics {
 			name := t.topicName(topic, src.internal)
-			t.sources[name] = &taskSource{p: p, tsx: tsx, partTime: -1, next: -1}
+			t.sources[name] = &taskSource{p: p, tsx: tsx, partTime: -1, next: -1, topic: name, q: sourceQueue{hw: -1, idleSince: -1}}
 		}
 	}
 	return nil
@@ -177,6 +179,8 @@ type taskSource struct {
 	partTime  int64
 	partition int32
 	next      int64 // offset after the last record processed, -1 before the first
+	topic     string
+	q         sourceQueue // fetched records not processed yet (partition_group.go)
 }
 
 // source returns the source of topic.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/gregorhq/gregor/state"
 )
 
@@ -22,16 +20,16 @@ const (
 )
 
 type wmsg struct {
-	kind  msgKind
-	tk    *task
-	recs  []*kgo.Record
-	tasks []*task         // msgClose
-	clean bool            // msgClose
-	hold  *hold           // msgCommit (under exactly-once) and msgHold
-	ctx   context.Context // msgCommit: nil means the application's
-	after chan error
-	query func() error // msgQuery: runs on the worker, which owns tk's stores
-	reply chan wreply
+	kind    msgKind
+	tk      *task
+	batches []fetchBatch    // msgRecords: one per partition of tk
+	tasks   []*task         // msgClose
+	clean   bool            // msgClose
+	hold    *hold           // msgCommit (under exactly-once) and msgHold
+	ctx     context.Context // msgCommit: nil means the application's
+	after   chan error
+	query   func() error // msgQuery: runs on the worker, which owns tk's stores
+	reply   chan wreply
 }
 
 // hold keeps the stream threads still while the App ends a transaction: a thread that
@@ -95,6 +93,11 @@ func (w *worker) run() {
 		case <-tick.C:
 			now := time.Now().UnixMilli()
 			for tk := range w.tasks {
+				if tk.hasBuffered() {
+					if err := tk.processBuffered(now); err != nil {
+						w.a.fail(err)
+					}
+				}
 				if len(tk.puncts) > 0 {
 					if err := tk.punctuate(WallClockTime, now); err != nil {
 						w.a.fail(err)
@@ -125,25 +128,14 @@ func (w *worker) handle(m wmsg) {
 		if !w.tasks[tk] || tk.closed {
 			return // revoked, or failed to initialize: the next owner reprocesses
 		}
-		// The records of a message come from one partition: one source.
-		src, err := tk.source(m.recs[0].Topic)
-		if err != nil {
-			w.a.fail(err)
-			return
-		}
-		var cr ConsumedRecord
-		for _, r := range m.recs {
-			cr = ConsumedRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
-			if len(r.Headers) > 0 {
-				cr.Headers = make([]Header, len(r.Headers))
-				for i, h := range r.Headers {
-					cr.Headers[i] = Header{Key: h.Key, Value: h.Value}
-				}
-			}
-			if err := tk.processFrom(src, &cr); err != nil {
+		for _, b := range m.batches {
+			if err := tk.addBatch(b); err != nil {
 				w.a.fail(err)
 				return
 			}
+		}
+		if err := tk.processBuffered(time.Now().UnixMilli()); err != nil {
+			w.a.fail(err)
 		}
 	case msgCommit:
 		if m.ctx != nil {

@@ -38,6 +38,7 @@ type wordcountApp struct {
 	addr     string
 	proc     *Process
 	prev     []string // output of earlier processes, for diagnosis
+	extra    []string // more flags, such as --processing-guarantee
 }
 
 func newWordcountApp(t *testing.T, addr string) *wordcountApp {
@@ -68,8 +69,9 @@ func (a *wordcountApp) start() {
 	a.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := Start(ctx, a.bin, "--brokers", a.addr, "--state-dir", a.stateDir,
-		"--commit-interval", wcCommit.String(), "--session-timeout", wcSession.String(), "--threads", "2")
+	args := append([]string{"--brokers", a.addr, "--state-dir", a.stateDir,
+		"--commit-interval", wcCommit.String(), "--session-timeout", wcSession.String(), "--threads", "2"}, a.extra...)
+	p, err := Start(ctx, a.bin, args...)
 	if err != nil {
 		a.t.Fatalf("start wordcount: %v", err)
 	}
@@ -77,11 +79,17 @@ func (a *wordcountApp) start() {
 }
 
 // crash kills the application with SIGKILL and deletes its state directory.
-func (a *wordcountApp) crash() {
+func (a *wordcountApp) crash() { a.kill(true) }
+
+// kill kills the application with SIGKILL and, with wipe, deletes its state directory.
+func (a *wordcountApp) kill(wipe bool) {
 	a.t.Helper()
 	a.proc.Kill()
 	a.prev = append(a.prev, a.proc.Output())
 	a.proc = nil
+	if !wipe {
+		return
+	}
 	if err := os.RemoveAll(a.stateDir); err != nil {
 		a.t.Fatal(err)
 	}

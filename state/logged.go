@@ -212,3 +212,6 @@ func (l *loggedSession) FindSessions(key []byte, earliestEnd, latestStart int64)
 	return l.ss().FindSessions(key, earliestEnd, latestStart)
 }
 func (l *loggedSession) Fetch(key []byte) (WindowIterator, error) { return l.ss().Fetch(key) }
+func (l *loggedSession) FindSessionsByEnd(earliestEnd, latestEnd int64) (WindowIterator, error) {
+	return l.ss().FindSessionsByEnd(earliestEnd, latestEnd)
+}

@@ -133,6 +133,23 @@ func (s *sessionStore) decoder(key []byte, earliestEnd, latestStart int64) func(
 	}
 }
 
+func (s *sessionStore) FindSessionsByEnd(earliestSessionEnd, latestSessionEnd int64) (WindowIterator, error) {
+	from := max(earliestSessionEnd, s.seg.minLive(), 0)
+	if from > latestSessionEnd {
+		return EmptyIterator[Windowed](), nil
+	}
+	segs, err := s.seg.between(from, latestSessionEnd, true)
+	if err != nil {
+		return nil, err
+	}
+	all := func(kv KeyValueStore) (KeyValueIterator, error) { return kv.All() }
+	decode := s.decoder(nil, from, math.MaxInt64)
+	return &windowedIter{open: openers(segs, all), decode: func(raw []byte) (Windowed, bool, error) {
+		w, ok, err := decode(raw)
+		return w, ok && w.Window.End <= latestSessionEnd, err
+	}}, nil
+}
+
 func (s *sessionStore) Fetch(key []byte) (WindowIterator, error) {
 	return s.FindSessions(key, 0, math.MaxInt64)
 }

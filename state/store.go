@@ -131,6 +131,10 @@ type SessionStore interface {
 	// FindSessions iterates key's sessions that end at or after earliestSessionEnd and
 	// start at or before latestSessionStart, ordered by end then start.
 	FindSessions(key []byte, earliestSessionEnd, latestSessionStart int64) (WindowIterator, error)
+	// FindSessionsByEnd iterates the sessions of every key that end in
+	// [earliestSessionEnd, latestSessionEnd], segment by segment (Kafka Streams'
+	// findSessions by end times, for emitting closed sessions).
+	FindSessionsByEnd(earliestSessionEnd, latestSessionEnd int64) (WindowIterator, error)
 	// Fetch iterates all live sessions of key.
 	Fetch(key []byte) (WindowIterator, error)
 	// All iterates every live session.

@@ -14,13 +14,21 @@ const cacheOverhead = 80
 // is written to the store (and so to its changelog) and forwarded downstream when the
 // task commits or the cache outgrows its budget. Only the task's goroutine uses it.
 type kvCache struct {
-	raw      state.KeyValueStore
+	raw      cacheBacking
 	m        map[string]*cacheEntry
 	dirty    []*cacheEntry // in the order keys were first dirtied
 	size     int64
 	max      int64
 	listener func(key, newV, oldV []byte, ts int64) error
 	last     *cacheEntry // the entry get returned last: a read-modify-write puts it back
+	onClear  func()      // called when trim empties the cache
+}
+
+// cacheBacking is the store under a record cache: a key-value store, or the view of a
+// window or session store by binary window keys (window_cache.go).
+type cacheBacking interface {
+	Get(key []byte) ([]byte, error)
+	Put(key, value []byte) error
 }
 
 type cacheEntry struct {
@@ -30,7 +38,7 @@ type cacheEntry struct {
 	dirty bool
 }
 
-func newKVCache(raw state.KeyValueStore, max int64) *kvCache {
+func newKVCache(raw cacheBacking, max int64) *kvCache {
 	return &kvCache{raw: raw, m: map[string]*cacheEntry{}, max: max}
 }
 
@@ -85,6 +93,9 @@ func (c *kvCache) trim() error {
 	clear(c.m)
 	c.last = nil
 	c.size = 0
+	if c.onClear != nil {
+		c.onClear()
+	}
 	return nil
 }
 

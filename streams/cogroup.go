@@ -11,9 +11,14 @@ type CogroupedStream[K, A any] struct {
 	inputs []cogroupInput[K, A]
 }
 
-// cogroupInput adds the aggregation node of one input, given the store, the initializer
-// and its index; it returns the node and its output.
-type cogroupInput[K, A any] func(store string, init func() A, i int, repartitioned *bool) (*gnode, *fanout[K, Change[A]], Serde[K])
+// cogroupInput is one input of a cogrouped aggregation, with its value type hidden:
+// prepare repartitions it if needed (once) and returns its key serde; keyed and
+// windowed add its aggregation node over the shared store.
+type cogroupInput[K, A any] struct {
+	prepare  func(store string, i int, repartitioned *bool) Serde[K]
+	keyed    func(store string, init func() A) (*gnode, *fanout[K, Change[A]])
+	windowed func(store string, init func() A, w windowing) (*gnode, *fanout[Windowed[K], Change[A]])
+}
 
 // Cogroup starts a cogrouped aggregation with g's records, folded into the aggregate of
 // their key with agg.
@@ -29,8 +34,9 @@ func CogroupWith[K, V, A any](c CogroupedStream[K, A], g GroupedStream[K, V], ag
 	if g.s.b != c.b {
 		c.b.fail("cogroup of streams of different builders")
 	}
-	in := func(store string, init func() A, i int, repartitioned *bool) (*gnode, *fanout[K, Change[A]], Serde[K]) {
-		s := g.s
+	s := g.s
+	in := cogroupInput[K, A]{}
+	in.prepare = func(store string, i int, repartitioned *bool) Serde[K] {
 		b := s.b
 		if s.keyChanged {
 			base := g.name
@@ -46,7 +52,10 @@ func CogroupWith[K, V, A any](c CogroupedStream[K, A], g GroupedStream[K, V], ag
 			}
 			s = s.repartition(base, g.partitions)
 		}
-		n := b.addNode(kindProcessor, "", "COGROUPKSTREAM-AGGREGATE-", s.n)
+		return s.keySerde()
+	}
+	in.keyed = func(store string, init func() A) (*gnode, *fanout[K, Change[A]]) {
+		n := s.b.addNode(kindProcessor, "", "COGROUPKSTREAM-AGGREGATE-", s.n)
 		out := link(s.fans(), n, func(tc *task, fw forwarder[K, Change[A]]) (proc[K, V], error) {
 			st := tc.stores[store].(*KeyValueStore[K, A])
 			emit := tableEmitter(st, fw)
@@ -70,7 +79,23 @@ func CogroupWith[K, V, A any](c CogroupedStream[K, A], g GroupedStream[K, V], ag
 				return emit(withKV(r, r.Key, Change[A]{New: nv, Old: old, HasNew: true, HasOld: found}))
 			}), nil
 		})
-		return n, out, s.keySerde()
+		return n, out
+	}
+	in.windowed = func(store string, init func() A, w windowing) (*gnode, *fanout[Windowed[K], Change[A]]) {
+		n := s.b.addNode(kindProcessor, "", "COGROUPKSTREAM-AGGREGATE-", s.n)
+		step := func(k K, v V, old A, found bool) A {
+			if !found {
+				old = init()
+			}
+			return agg(k, v, old)
+		}
+		out := link(s.fans(), n, func(tc *task, fw forwarder[Windowed[K], Change[A]]) (proc[K, V], error) {
+			return &windowAggProc[K, V, A]{
+				tc: tc, node: n.name, st: tc.stores[store].(*WindowStore[K, A]), w: w, step: step,
+				fw: fw, emit: OnWindowUpdate, observed: -1, lastEmit: -1,
+			}, nil
+		})
+		return n, out
 	}
 	c.inputs = append(append([]cogroupInput[K, A](nil), c.inputs...), in)
 	return c
@@ -82,32 +107,93 @@ func CogroupWith[K, V, A any](c CogroupedStream[K, A], g GroupedStream[K, V], ag
 func (c CogroupedStream[K, A]) Aggregate(init func() A, as Serde[A], opts ...Option) Table[K, A] {
 	o := collect(opts)
 	b := c.b
-	storeName := o.store
-	if storeName == "" {
-		storeName = b.newName("COGROUPKSTREAM-AGGREGATE-STATE-STORE-")
-	}
-	var nodes []*gnode
-	var outs []*fanout[K, Change[A]]
-	var ks Serde[K]
-	repartitioned := false
-	for i, in := range c.inputs {
-		n, out, k := in(storeName, init, i, &repartitioned)
-		nodes, outs = append(nodes, n), append(outs, out)
-		if ks == nil {
-			ks = k
-		}
-	}
+	storeName, ks := c.prepare(o)
 	as = orDefault(as)
 	if ks == nil || as == nil {
 		b.fail("cogrouped aggregation into store %q needs key and value serdes", storeName)
 	}
 	b.addStore(newKVSpec(storeName, ks, as, o))
-	for _, n := range nodes {
+	var nodes []*gnode
+	var outs []*fanout[K, Change[A]]
+	for _, in := range c.inputs {
+		n, out := in.keyed(storeName, init)
 		b.connect(n, storeName)
+		nodes, outs = append(nodes, n), append(outs, out)
 	}
 	n := b.addNode(kindProcessor, o.name, "COGROUPKSTREAM-MERGE-", nodes...)
 	out := link(outs, n, func(tc *task, fw forwarder[K, Change[A]]) (proc[K, Change[A]], error) {
 		return funcProc[K, Change[A]](fw.forward), nil
 	})
 	return Table[K, A]{b: b, n: n, out: out, ks: ks, vs: as, store: storeName}
+}
+
+// prepare names the store and repartitions the inputs that need it; it returns the
+// store name and the key serde.
+func (c CogroupedStream[K, A]) prepare(o options) (string, Serde[K]) {
+	storeName := o.store
+	if storeName == "" {
+		storeName = c.b.newName("COGROUPKSTREAM-AGGREGATE-STATE-STORE-")
+	}
+	var ks Serde[K]
+	repartitioned := false
+	for i, in := range c.inputs {
+		if k := in.prepare(storeName, i, &repartitioned); ks == nil {
+			ks = k
+		}
+	}
+	return storeName, ks
+}
+
+// TimeWindowedCogroupedStream is a cogrouped aggregation windowed by time (Kafka
+// Streams' TimeWindowedCogroupedKStream). Make one with CogroupedStream.WindowedBy.
+type TimeWindowedCogroupedStream[K, A any] struct {
+	c CogroupedStream[K, A]
+	w windowing
+}
+
+// WindowedBy windows the cogrouped aggregation with TimeWindows (tumbling or hopping) or
+// SlidingWindows: each key and window gets its own aggregate.
+func (c CogroupedStream[K, A]) WindowedBy(w FixedWindows) TimeWindowedCogroupedStream[K, A] {
+	ws := w.timeWindowing()
+	if ws.err != nil {
+		c.b.errs = append(c.b.errs, ws.err)
+	}
+	return TimeWindowedCogroupedStream[K, A]{c: c, w: ws}
+}
+
+// Aggregate finishes the windowed cogrouped aggregation: each key and window's
+// aggregate starts at init() and every input's aggregator updates it, in one window
+// store (As names it; WithRetention sets its retention). Records later than their
+// window's end plus the grace period are dropped. The result is keyed by Windowed[K].
+func (s TimeWindowedCogroupedStream[K, A]) Aggregate(init func() A, as Serde[A], opts ...Option) Table[Windowed[K], A] {
+	o := collect(opts)
+	b := s.c.b
+	storeName, ks := s.c.prepare(o)
+	as = orDefault(as)
+	if ks == nil || as == nil {
+		b.fail("windowed cogrouped aggregation into store %q needs key and value serdes", storeName)
+	}
+	w := s.w
+	spec := newWindowSpec(storeName, ks, as, max(w.size, 1), o, true)
+	spec.windowed.window.Retention = retentionFor(b, storeName, o, w.retention)
+	b.addStore(spec)
+	var nodes []*gnode
+	var outs []*fanout[Windowed[K], Change[A]]
+	for _, in := range s.c.inputs {
+		n, out := in.windowed(storeName, init, w)
+		b.connect(n, storeName)
+		b.setGrace(n, w.grace)
+		nodes, outs = append(nodes, n), append(outs, out)
+	}
+	n := b.addNode(kindProcessor, o.name, "COGROUPKSTREAM-MERGE-", nodes...)
+	b.setGrace(n, w.grace)
+	out := link(outs, n, func(tc *task, fw forwarder[Windowed[K], Change[A]]) (proc[Windowed[K], Change[A]], error) {
+		return funcProc[Windowed[K], Change[A]](fw.forward), nil
+	})
+	t := Table[Windowed[K], A]{b: b, n: n, out: out, ks: TimeWindowedSerde(ks, w.size), vs: as, store: storeName}
+	t.get = &getterSpec[Windowed[K], A]{stores: []string{storeName}, make: func(tc *task) func(k Windowed[K]) (A, bool, error) {
+		st := tc.stores[storeName].(*WindowStore[K, A])
+		return func(k Windowed[K]) (A, bool, error) { return st.Fetch(k.Key, k.Window.Start) }
+	}}
+	return t
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Three inputs fold into one aggregate per key: clicks and purchases keyed by user, and
@@ -57,5 +58,38 @@ func TestCogroup(t *testing.T) {
 		if !strings.Contains(desc, want) {
 			t.Errorf("topology lacks %q:\n%s", want, desc)
 		}
+	}
+}
+
+// A windowed cogroup: clicks count 1 and purchases their amount, per user and minute,
+// in one window store.
+func TestCogroupWindowed(t *testing.T) {
+	b := NewBuilder()
+	clicks := StreamFrom[string, string](b, "clicks", nil, nil).GroupByKey()
+	buys := StreamFrom[string, string](b, "buys", nil, nil).GroupByKey()
+	cg := Cogroup(clicks, func(_ string, _ string, a int64) int64 { return a + 1 })
+	cg = CogroupWith(cg, buys, func(_ string, v string, a int64) int64 { n, _ := strconv.Atoi(v); return a + int64(n) })
+	agg := cg.WindowedBy(TimeWindowsOfSizeAndGrace(time.Minute, 30*time.Second)).
+		Aggregate(func() int64 { return 0 }, nil, As("activity"))
+	Map(agg.ToStream(), func(k Windowed[string], n int64) (string, string) {
+		return k.Key + "@" + strconv.FormatInt(k.Window.Start, 10), strconv.FormatInt(n, 10)
+	}).To("out")
+	h := newTestHarness(t, b)
+	steps := []step{
+		put("clicks", "ann", "/a", 10_000),
+		put("buys", "ann", "30", 20_000),
+		put("clicks", "ann", "/b", 70_000),
+		put("clicks", "bob", "/c", 30_000), // out of order, within the grace period
+		put("buys", "bob", "5", 5_000),
+		put("clicks", "carl", "/d", 100_000),
+		put("clicks", "ann", "/e", 2_000), // late: [0, 60s) closed at 90s
+	}
+	want := []string{"ann@0=1@10000", "ann@0=31@20000", "ann@60000=1@70000", "bob@0=1@30000", "bob@0=6@30000", "carl@60000=1@100000", ""}
+	runSteps(t, h, steps, want, "out", nil)
+	if n := h.DroppedRecords(); n != 1 {
+		t.Errorf("dropped %d records, want 1", n)
+	}
+	if _, ok := h.topo.stores["activity"]; !ok || h.topo.stores["activity"].windowed == nil {
+		t.Error("no window store activity")
 	}
 }

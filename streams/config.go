@@ -114,7 +114,10 @@ type Config struct {
 	// is, a task processes the records it has in timestamp order across its
 	// partitions. Default 0: no waiting (Kafka Streams' 0 also waits while a
 	// partition's lag is known to be positive; Gregor knows a partition's high
-	// watermark only from fetches that returned records).
+	// watermark only from fetches that returned records). A partition written in
+	// transactions ends each one with a marker, which makes it look one record behind:
+	// under exactly-once, a positive MaxTaskIdle delays the other partitions' records by
+	// up to that long after each transaction of the partition.
 	MaxTaskIdle time.Duration
 	// NumStandbyReplicas (num.standby.replicas) is how many other instances keep a warm
 	// copy of each task's persistent stores, caught up with the changelogs every second,

@@ -58,12 +58,15 @@
 // sides in window stores and emitting the unmatched records of left and outer joins
 // once their window has closed (plus grace). Joiners get nil for the missing side of
 // left and outer joins. Cogroup and CogroupWith fold several grouped streams into one
-// table with one store. Joined and cogrouped inputs must be co-partitioned: re-keyed
+// table with one store, or per window with WindowedBy. Joined and cogrouped inputs must be co-partitioned: re-keyed
 // streams are repartitioned first, internal topics get the partition count of the
 // topics they are read with, and source topics with different partition counts stop
 // the application at start with ErrNotCopartitioned. Records a processor skips (null
 // keys or values a join cannot use, late records) are logged and counted
-// (Harness.DroppedRecords).
+// (Harness.DroppedRecords). A task that reads several partitions processes the records
+// it has fetched in timestamp order across them, and waits up to Config.MaxTaskIdle
+// (max.task.idle.ms) for a partition that may be behind, so that a table's older rows
+// are in place before the stream records that look them up.
 //
 // GlobalTableFrom reads a whole topic into a store of which every instance keeps a full
 // copy (Kafka Streams' GlobalKTable). An App reads it up to the topic's end before any

@@ -45,7 +45,7 @@ func joinTopology(t *testing.T) *streams.Topology {
 // readUntil follows topic until the latest value per key equals want.
 func readUntil(t *testing.T, addr, topic string, want map[string]string) {
 	t.Helper()
-	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	got := map[string]string{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -83,6 +83,12 @@ func produceKV(t *testing.T, cl *kgo.Client, topic string, kvs ...string) {
 // subscriptions and answers across topics of different partition counts, and the
 // re-keyed page views are repartitioned to the users topic's partition count.
 func TestAppJoins(t *testing.T) {
+	for _, g := range []streams.ProcessingGuarantee{streams.AtLeastOnce, streams.ExactlyOnceV2} {
+		t.Run(fmt.Sprint(g), func(t *testing.T) { testAppJoins(t, g) })
+	}
+}
+
+func testAppJoins(t *testing.T, guarantee streams.ProcessingGuarantee) {
 	b := startBroker(t)
 	for topic, n := range map[string]int32{"orders": 3, "products": 2, "views": 2, "users": 3, "order-details": 1, "enriched-views": 1,
 		"impressions": 2, "clicks": 3, "clicked-impressions": 1} {
@@ -108,7 +114,7 @@ func TestAppJoins(t *testing.T) {
 	produceKV(t, prod, "orders", orders...)
 
 	app, err := streams.New(joinTopology(t), streams.Config{
-		ApplicationID: "joins", Brokers: []string{b.Addr()}, StateDir: t.TempDir(), NumStreamThreads: 2,
+		ApplicationID: "joins", Brokers: []string{b.Addr()}, StateDir: t.TempDir(), NumStreamThreads: 2, ProcessingGuarantee: guarantee,
 		CommitInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
 		ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond)},
 	})
@@ -155,7 +161,8 @@ func TestAppJoins(t *testing.T) {
 	// would move stream time past the impressions still in the repartition topic.
 	base := time.Now().Add(-3 * time.Hour)
 	wantClicks := map[string]string{}
-	clicked := client(t, b.Addr(), kgo.ConsumeTopics("clicked-impressions"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	clicked := client(t, b.Addr(), kgo.ConsumeTopics("clicked-impressions"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	for i := range 15 {
 		u := fmt.Sprintf("u%d", i)
 		at := base.Add(time.Duration(i) * 10 * time.Minute)

@@ -263,7 +263,7 @@ func (a *App) queryWindowLocal(store string, kb []byte, from, to int64) ([]rawWi
 // fetchRawRange returns kb's windows starting in [from, to], oldest first, with their
 // values serialized (without the timestamp aggregation stores keep).
 func (s *WindowStore[K, V]) fetchRawRange(kb []byte, from, to int64) ([]rawWindow, error) {
-	it, err := s.raw.FetchRange(kb, max(from, 0), to)
+	it, err := s.windowRange(kb, max(from, 0), to, true) // through the cache
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.name, err)
 	}

@@ -39,7 +39,9 @@ type sessionOps[K, V, A any] struct {
 	merge func(k K, a, b A) A
 }
 
-// Count counts the records of each session.
+// Count counts the records of each session. As names the session store;
+// WithRetention, InMemory, WithLoggingDisabled and WithCachingDisabled apply (with the
+// cache, sessions created and merged between two commits never reach downstream).
 func (s SessionWindowedStream[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 	return sessionAggregate(s, collect(opts), Int64(), sessionOps[K, V, int64]{
 		init:  func() (int64, bool) { return 0, true },
@@ -98,6 +100,10 @@ func sessionAggregate[K, V, A any](ss SessionWindowedStream[K, V], o options, as
 			tc: tc, node: n.name, st: tc.stores[storeName].(*SessionStore[K, A]), w: ss.w, ops: ops,
 			fw: fw, emit: ss.emit, observed: -1, lastEmit: -1,
 		}
+		if ss.emit == OnWindowUpdate && p.st.cache != nil {
+			p.cached = true // the cache forwards what it flushes
+			p.st.forwardFlushes(fw)
+		}
 		if emitStore != "" {
 			p.emitSt = tc.stores[emitStore].(*KeyValueStore[string, int64])
 			last, found, err := p.emitSt.Get(storeName)
@@ -130,6 +136,7 @@ type sessionProc[K, V, A any] struct {
 	observed int64
 	lastEmit int64
 	emitSt   *KeyValueStore[string, int64]
+	cached   bool // updates reach downstream when the store's cache flushes
 }
 
 type session[A any] struct {
@@ -200,7 +207,7 @@ func (p *sessionProc[K, V, A]) process(r Record[K, V]) error {
 
 // forward passes a session update downstream, timestamped with the session's end.
 func (p *sessionProc[K, V, A]) forward(r Record[K, V], w Window, c Change[A]) error {
-	if p.emit != OnWindowUpdate {
+	if p.emit != OnWindowUpdate || p.cached {
 		return nil
 	}
 	return p.fw.forward(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: w}, Value: c, Timestamp: w.End, Headers: r.Headers})
@@ -218,16 +225,12 @@ func (p *sessionProc[K, V, A]) emitClosed(r Record[K, V], closeTime int64) error
 		from = p.lastEmit
 	}
 	if closeTime > from {
-		// Sessions are kept in segments by end time; All walks the live ones.
-		it, err := p.st.All()
+		it, err := p.st.FindSessionsByEnd(from, closeTime-1)
 		if err != nil {
 			return err
 		}
 		for it.Next() {
 			k := it.Key()
-			if k.Window.End < from || k.Window.End >= closeTime {
-				continue
-			}
 			rec := Record[Windowed[K], Change[A]]{Key: k, Value: Change[A]{New: it.Value(), HasNew: true}, Timestamp: k.Window.End, Headers: r.Headers}
 			if err := p.fw.forward(rec); err != nil {
 				_ = it.Close()

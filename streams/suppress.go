@@ -165,28 +165,29 @@ func (t Table[K, V]) Suppress(s Suppressed, opts ...Option) Table[K, V] {
 }
 
 // bufEntry is one buffered key: its latest new value and the old value it had when
-// first buffered. Entries are ordered by buffer time, then by arrival.
+// first buffered. Entries are ordered by buffer time, then by serialized key, as in
+// Kafka Streams' buffer; an update keeps the entry's place (non-resetting).
 type bufEntry struct {
 	key    string
 	time   int64 // window end (final results) or timestamp of the first update
-	seq    uint64
 	recTs  int64 // timestamp of the latest update
 	newV   []byte
 	oldV   []byte
 	hasNew bool
 	hasOld bool
-	pos    int // index in the heap
 }
 
-func (e *bufEntry) size() int64 { return int64(len(e.key)+len(e.newV)+len(e.oldV)) + 24 }
+func (e *bufEntry) size() int64 { return int64(len(e.key)+len(e.newV)+len(e.oldV)) + 16 }
 
-// encode returns the entry's store value: time, sequence and record timestamp (8 bytes
+// bufHeader is the length of an encoded entry before its values.
+const bufHeader = 8 + 8 + 1 + 4
+
+// encode returns the entry's store value: buffer time and record timestamp (8 bytes
 // each, big-endian), a flags byte (1: has new, 2: has old), the new value's length
 // (4 bytes), the new value, then the old value.
 func (e *bufEntry) encode() []byte {
-	b := make([]byte, 0, 29+len(e.newV)+len(e.oldV))
+	b := make([]byte, 0, bufHeader+len(e.newV)+len(e.oldV))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.time))
-	b = binary.BigEndian.AppendUint64(b, e.seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.recTs))
 	var flags byte
 	if e.hasNew {
@@ -202,21 +203,21 @@ func (e *bufEntry) encode() []byte {
 }
 
 func decodeBufEntry(key, b []byte) (*bufEntry, error) {
-	if len(b) < 29 {
+	if len(b) < bufHeader {
 		return nil, fmt.Errorf("%w: suppression buffer entry of %d bytes", ErrSerde, len(b))
 	}
-	e := &bufEntry{key: string(key), time: int64(binary.BigEndian.Uint64(b)), seq: binary.BigEndian.Uint64(b[8:]),
-		recTs: int64(binary.BigEndian.Uint64(b[16:])), hasNew: b[24]&1 != 0, hasOld: b[24]&2 != 0}
-	n := int(binary.BigEndian.Uint32(b[25:]))
-	if n > len(b)-29 {
+	e := &bufEntry{key: string(key), time: int64(binary.BigEndian.Uint64(b)),
+		recTs: int64(binary.BigEndian.Uint64(b[8:])), hasNew: b[16]&1 != 0, hasOld: b[16]&2 != 0}
+	n := int(binary.BigEndian.Uint32(b[17:]))
+	if n > len(b)-bufHeader {
 		return nil, fmt.Errorf("%w: suppression buffer entry: new value of %d bytes in %d", ErrSerde, n, len(b))
 	}
-	e.newV = append([]byte(nil), b[29:29+n]...)
-	e.oldV = append([]byte(nil), b[29+n:]...)
+	e.newV = append([]byte(nil), b[bufHeader:bufHeader+n]...)
+	e.oldV = append([]byte(nil), b[bufHeader+n:]...)
 	return e, nil
 }
 
-// bufHeap orders buffered entries by time, then sequence.
+// bufHeap orders buffered entries by time, then serialized key.
 type bufHeap []*bufEntry
 
 func (h bufHeap) Len() int { return len(h) }
@@ -224,10 +225,10 @@ func (h bufHeap) Less(i, j int) bool {
 	if h[i].time != h[j].time {
 		return h[i].time < h[j].time
 	}
-	return h[i].seq < h[j].seq
+	return h[i].key < h[j].key
 }
-func (h bufHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].pos = i; h[j].pos = j }
-func (h *bufHeap) Push(x any)   { e := x.(*bufEntry); e.pos = len(*h); *h = append(*h, e) }
+func (h bufHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *bufHeap) Push(x any)   { *h = append(*h, x.(*bufEntry)) }
 func (h *bufHeap) Pop() (x any) { old := *h; x = old[len(old)-1]; *h = old[:len(old)-1]; return x }
 
 // suppressProc is the processor of a Suppress in one task. The in-memory index mirrors
@@ -244,7 +245,6 @@ type suppressProc[K, V any] struct {
 	idx      map[string]*bufEntry
 	h        bufHeap
 	bytes    int64
-	seq      uint64
 	observed int64
 }
 
@@ -263,7 +263,6 @@ func (p *suppressProc[K, V]) load() error {
 		p.idx[e.key] = e
 		heap.Push(&p.h, e)
 		p.bytes += e.size()
-		p.seq = max(p.seq, e.seq+1)
 	}
 	return errors.Join(it.Err(), it.Close())
 }
@@ -280,8 +279,7 @@ func (p *suppressProc[K, V]) process(r Record[K, Change[V]]) error {
 		if p.final {
 			t = any(r.Key).(windowedKey).windowBounds().End
 		}
-		e = &bufEntry{key: string(kb), time: t, seq: p.seq, hasOld: r.Value.HasOld}
-		p.seq++
+		e = &bufEntry{key: string(kb), time: t, hasOld: r.Value.HasOld}
 		if e.hasOld {
 			if e.oldV, err = p.vs.Serialize(r.Value.Old); err != nil {
 				return fmt.Errorf("suppress: value: %w", err)

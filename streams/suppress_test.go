@@ -27,8 +27,8 @@ func TestSuppressUntilWindowCloses(t *testing.T) {
 	ks := streams.TimeWindowedSerde(streams.String(), 10)
 	runWindowed(t, windowedCountSuppressed(t, 5*ms, streams.UntilWindowCloses(streams.BufferUnbounded())), ks, streams.Int64(), windowedCase{
 		// Stream time 15 closes [0,10) (end 10 + grace 5): its final counts come out
-		// then, in the order the windows were first buffered; a@6 arrived in time, a@2
-		// too late (dropped upstream). Stream time 30 closes [10,20).
+		// then, ordered by window end, then key; a@6 arrived in time, a@2 too late
+		// (dropped upstream). Stream time 30 closes [10,20).
 		inputs:  []at{rec("a", 1), rec("a", 3), rec("b", 4), rec("a", 12), rec("a", 6), rec("b", 15), rec("a", 2), rec("a", 30)},
 		want:    []string{"a@0/10=3 t6", "b@0/10=1 t4", "a@10/20=1 t12", "b@10/20=1 t15"},
 		dropped: 1,
@@ -74,9 +74,9 @@ func TestSuppressUntilTimeLimit(t *testing.T) {
 			[]at{rec("a", 0), rec("b", 1), rec("b", 2), rec("c", 3)},
 			[]string{"a=1 t0", "b=2 t2"}},
 		{"max bytes, emit early",
-			// An entry of a new key: key (1) + count (8) + 24 bytes of timestamps = 33
-			// bytes; two fit in 70, a third pushes the oldest (a, updated in place) out.
-			streams.UntilTimeLimit(100*ms, streams.BufferMaxBytes(70)),
+			// An entry of a new key: key (1) + count (8) + 16 bytes of timestamps = 25
+			// bytes; two fit in 55, a third pushes the oldest (a, updated in place) out.
+			streams.UntilTimeLimit(100*ms, streams.BufferMaxBytes(55)),
 			[]at{rec("a", 0), rec("b", 1), rec("a", 2), rec("c", 3)},
 			[]string{"a=2 t2"}},
 	} {

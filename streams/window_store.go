@@ -83,13 +83,14 @@ func (t *task) openWindowed(spec *storeSpec, st *state.Task) (any, error) {
 // serdes) per fixed-size window of windowSize, kept for retention (at least
 // windowSize) after the newest window start written. retainDuplicates keeps every value
 // put for a key and window instead of the last (stream-stream joins use it). Options:
-// InMemory, WithLoggingDisabled. Its changelog topic is compacted and deleted after
-// retention plus one day, as in Kafka Streams.
+// InMemory, WithLoggingDisabled, WithCaching (not with retainDuplicates). Its changelog
+// topic is compacted and deleted after retention plus one day, as in Kafka Streams.
 func WindowStoreBuilder[K, V any](name string, ks Serde[K], vs Serde[V], retention, windowSize time.Duration, retainDuplicates bool, opts ...Option) StoreBuilder {
 	o := collect(opts)
 	spec := newWindowSpec(name, ks, vs, windowSize.Milliseconds(), o, false)
 	spec.windowed.window.Retention = retention.Milliseconds()
 	spec.windowed.window.RetainDuplicates = retainDuplicates
+	spec.caching = o.cacheOn && !retainDuplicates
 	if err := checkWindowConfig(name, spec.windowed.window); err != nil {
 		spec.err = err
 	}
@@ -107,10 +108,15 @@ func checkWindowConfig(name string, c state.WindowConfig) error {
 // stores prefix values with a timestamp (the DSL's windowed aggregations).
 func newWindowSpec[K, V any](name string, ks Serde[K], vs Serde[V], size int64, o options, ts bool) *storeSpec {
 	ks, vs = orDefault(ks), orDefault(vs)
-	spec := &storeSpec{name: name, inMemory: o.inMemory, logging: !o.noLog}
+	spec := &storeSpec{name: name, inMemory: o.inMemory, logging: !o.noLog, caching: ts && !o.noCache}
 	spec.windowed = &windowedSpec{window: state.WindowConfig{WindowSize: size}}
 	spec.windowed.wrap = func(tc *task, raw any) any {
-		return &WindowStore[K, V]{name: name, ks: ks, vs: vs, raw: raw.(state.WindowStore), size: size, ts: ts, tc: tc}
+		s := &WindowStore[K, V]{name: name, ks: ks, vs: vs, raw: raw.(state.WindowStore), size: size, ts: ts, tc: tc}
+		if spec.caching {
+			s.cache = newWindowCache(windowBacking{s.raw}, false, spec.windowed.window.Retention, tc.cacheBytes)
+			tc.caches = append(tc.caches, s.cache.c)
+		}
+		return s
 	}
 	return spec
 }
@@ -118,9 +124,11 @@ func newWindowSpec[K, V any](name string, ks Serde[K], vs Serde[V], size int64, 
 // SessionStoreBuilder describes a session store named name for the Processor API
 // (Kafka Streams' Stores.sessionStoreBuilder): one value per key and session, kept for
 // retention after the newest session end written. Options: InMemory,
-// WithLoggingDisabled.
+// WithLoggingDisabled, WithCaching.
 func SessionStoreBuilder[K, V any](name string, ks Serde[K], vs Serde[V], retention time.Duration, opts ...Option) StoreBuilder {
-	spec := newSessionSpec(name, ks, vs, collect(opts))
+	o := collect(opts)
+	spec := newSessionSpec(name, ks, vs, o)
+	spec.caching = o.cacheOn
 	spec.windowed.sess.Retention = retention.Milliseconds()
 	if spec.windowed.sess.Retention <= 0 {
 		spec.err = fmt.Errorf("%w: session store %q: retention %v must be positive", ErrTopology, name, retention)
@@ -130,10 +138,15 @@ func SessionStoreBuilder[K, V any](name string, ks Serde[K], vs Serde[V], retent
 
 func newSessionSpec[K, V any](name string, ks Serde[K], vs Serde[V], o options) *storeSpec {
 	ks, vs = orDefault(ks), orDefault(vs)
-	spec := &storeSpec{name: name, inMemory: o.inMemory, logging: !o.noLog}
+	spec := &storeSpec{name: name, inMemory: o.inMemory, logging: !o.noLog, caching: !o.noCache}
 	spec.windowed = &windowedSpec{session: true}
 	spec.windowed.wrap = func(tc *task, raw any) any {
-		return &SessionStore[K, V]{name: name, ks: ks, vs: vs, raw: raw.(state.SessionStore), tc: tc}
+		s := &SessionStore[K, V]{name: name, ks: ks, vs: vs, raw: raw.(state.SessionStore), tc: tc}
+		if spec.caching {
+			s.cache = newWindowCache(sessionBacking{s.raw}, true, spec.windowed.sess.Retention, tc.cacheBytes)
+			tc.caches = append(tc.caches, s.cache.c)
+		}
+		return s
 	}
 	return spec
 }
@@ -144,13 +157,14 @@ func newSessionSpec[K, V any](name string, ks Serde[K], vs Serde[V], o options) 
 // The stores of windowed aggregations also keep, with each value, the timestamp of the
 // record that last updated it (see WindowIterator.Timestamp).
 type WindowStore[K, V any] struct {
-	name string
-	ks   Serde[K]
-	vs   Serde[V]
-	raw  state.WindowStore
-	size int64
-	ts   bool // values are prefixed with a timestamp
-	tc   *task
+	name  string
+	ks    Serde[K]
+	vs    Serde[V]
+	raw   state.WindowStore
+	size  int64
+	ts    bool // values are prefixed with a timestamp
+	tc    *task
+	cache *windowCache // nil: no caching
 }
 
 // Name returns the store's name.
@@ -191,7 +205,20 @@ func (s *WindowStore[K, V]) put(k K, v V, windowStart, ts int64) error {
 	if s.ts {
 		vb = timestamped(ts, vb)
 	}
-	if err := s.raw.Put(kb, vb, windowStart); err != nil {
+	return s.putRaw(kb, vb, windowStart, ts)
+}
+
+func (s *WindowStore[K, V]) putRaw(kb, vb []byte, windowStart, ts int64) error {
+	if windowStart < 0 {
+		return fmt.Errorf("store %s: %w: window start %d", s.name, state.ErrInvalidTimestamp, windowStart)
+	}
+	var err error
+	if s.cache != nil {
+		err = s.cache.put(state.EncodeWindowKey(kb, windowStart, 0), vb, ts)
+	} else {
+		err = s.raw.Put(kb, vb, windowStart)
+	}
+	if err != nil {
 		return fmt.Errorf("store %s: %w", s.name, err)
 	}
 	return nil
@@ -204,10 +231,7 @@ func (s *WindowStore[K, V]) Delete(k K, windowStart int64) error {
 	if err != nil {
 		return err
 	}
-	if err := s.raw.Put(kb, nil, windowStart); err != nil {
-		return fmt.Errorf("store %s: %w", s.name, err)
-	}
-	return nil
+	return s.putRaw(kb, nil, windowStart, s.tc.timestamp())
 }
 
 // Fetch returns k's value in the window starting at windowStart and whether there is
@@ -224,7 +248,14 @@ func (s *WindowStore[K, V]) fetch(k K, windowStart int64) (V, int64, bool, error
 	if err != nil {
 		return zero, -1, false, err
 	}
-	vb, err := s.raw.Fetch(kb, windowStart)
+	var vb []byte
+	if s.cache != nil {
+		if vb, err = s.cache.get(state.EncodeWindowKey(kb, windowStart, 0)); err == nil && vb == nil {
+			return zero, -1, false, nil
+		}
+	} else {
+		vb, err = s.raw.Fetch(kb, windowStart)
+	}
 	if errors.Is(err, state.ErrNotFound) {
 		return zero, -1, false, nil
 	}
@@ -258,7 +289,7 @@ func (s *WindowStore[K, V]) FetchRange(k K, timeFrom, timeTo int64) (*WindowIter
 	if err != nil {
 		return nil, err
 	}
-	return s.iter(s.raw.FetchRange(kb, max(timeFrom, 0), timeTo))
+	return s.iter(s.windowRange(kb, max(timeFrom, 0), timeTo, true))
 }
 
 // BackwardFetchRange is FetchRange newest first.
@@ -267,17 +298,22 @@ func (s *WindowStore[K, V]) BackwardFetchRange(k K, timeFrom, timeTo int64) (*Wi
 	if err != nil {
 		return nil, err
 	}
-	return s.iter(s.raw.BackwardFetchRange(kb, max(timeFrom, 0), timeTo))
+	return s.iter(s.windowRange(kb, max(timeFrom, 0), timeTo, false))
 }
 
 // FetchAll iterates the windows of every key whose start lies in [timeFrom, timeTo].
+// With caching on it first flushes the cache.
 func (s *WindowStore[K, V]) FetchAll(timeFrom, timeTo int64) (*WindowIterator[K, V], error) {
+	if err := s.cache.flush(); err != nil {
+		return nil, err
+	}
 	return s.iter(s.raw.FetchAll(max(timeFrom, 0), timeTo))
 }
 
-// All iterates every window still within retention.
+// All iterates every window still within retention. With caching on it first flushes
+// the cache.
 func (s *WindowStore[K, V]) All() (*WindowIterator[K, V], error) {
-	return s.iter(s.raw.FetchAll(0, math.MaxInt64))
+	return s.FetchAll(0, math.MaxInt64)
 }
 
 func (s *WindowStore[K, V]) iter(it state.WindowIterator, err error) (*WindowIterator[K, V], error) {
@@ -343,11 +379,12 @@ func (it *WindowIterator[K, V]) Close() error { return it.it.Close() }
 // window [Start, End] (both inclusive). Sessions whose end is older than the retention
 // (measured back from the newest session end written) are dropped.
 type SessionStore[K, V any] struct {
-	name string
-	ks   Serde[K]
-	vs   Serde[V]
-	raw  state.SessionStore
-	tc   *task
+	name  string
+	ks    Serde[K]
+	vs    Serde[V]
+	raw   state.SessionStore
+	tc    *task
+	cache *windowCache // nil: no caching
 }
 
 // Name returns the store's name.
@@ -385,7 +422,21 @@ func (s *SessionStore[K, V]) Put(k K, w Window, v V) error {
 	if vb == nil {
 		vb = []byte{}
 	}
-	if err := s.raw.Put(kb, state.Window{Start: w.Start, End: w.End}, vb); err != nil {
+	return s.putRaw(kb, w, vb)
+}
+
+func (s *SessionStore[K, V]) putRaw(kb []byte, w Window, vb []byte) error {
+	sw := state.Window{Start: w.Start, End: w.End}
+	if w.Start < 0 || w.End < w.Start {
+		return fmt.Errorf("store %s: %w: session %v", s.name, state.ErrInvalidTimestamp, w)
+	}
+	var err error
+	if s.cache != nil {
+		err = s.cache.put(state.EncodeSessionKey(kb, sw), vb, s.tc.timestamp())
+	} else {
+		err = s.raw.Put(kb, sw, vb)
+	}
+	if err != nil {
 		return fmt.Errorf("store %s: %w", s.name, err)
 	}
 	return nil
@@ -397,10 +448,7 @@ func (s *SessionStore[K, V]) Remove(k K, w Window) error {
 	if err != nil {
 		return err
 	}
-	if err := s.raw.Remove(kb, state.Window{Start: w.Start, End: w.End}); err != nil {
-		return fmt.Errorf("store %s: %w", s.name, err)
-	}
-	return nil
+	return s.putRaw(kb, w, nil)
 }
 
 // FetchSession returns the value of k's session w and whether there is one.
@@ -410,7 +458,15 @@ func (s *SessionStore[K, V]) FetchSession(k K, w Window) (V, bool, error) {
 	if err != nil {
 		return zero, false, err
 	}
-	vb, err := s.raw.FetchSession(kb, state.Window{Start: w.Start, End: w.End})
+	var vb []byte
+	sw := state.Window{Start: w.Start, End: w.End}
+	if s.cache != nil && w.Start >= 0 && w.End >= w.Start {
+		if vb, err = s.cache.get(state.EncodeSessionKey(kb, sw)); err == nil && vb == nil {
+			return zero, false, nil
+		}
+	} else {
+		vb, err = s.raw.FetchSession(kb, sw)
+	}
 	if errors.Is(err, state.ErrNotFound) {
 		return zero, false, nil
 	}
@@ -429,7 +485,7 @@ func (s *SessionStore[K, V]) FindSessions(k K, earliestSessionEnd, latestSession
 	if err != nil {
 		return nil, err
 	}
-	return s.iter(s.raw.FindSessions(kb, earliestSessionEnd, latestSessionStart))
+	return s.iter(s.findSessions(kb, earliestSessionEnd, latestSessionStart))
 }
 
 // Fetch iterates every session of k.
@@ -438,11 +494,25 @@ func (s *SessionStore[K, V]) Fetch(k K) (*WindowIterator[K, V], error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.iter(s.raw.Fetch(kb))
+	return s.iter(s.findSessions(kb, 0, math.MaxInt64))
 }
 
-// All iterates every session still within retention.
+// FindSessionsByEnd iterates the sessions of every key that end in
+// [earliestSessionEnd, latestSessionEnd], oldest segment first. With caching on it first
+// flushes the cache.
+func (s *SessionStore[K, V]) FindSessionsByEnd(earliestSessionEnd, latestSessionEnd int64) (*WindowIterator[K, V], error) {
+	if err := s.cache.flush(); err != nil {
+		return nil, err
+	}
+	return s.iter(s.raw.FindSessionsByEnd(earliestSessionEnd, latestSessionEnd))
+}
+
+// All iterates every session still within retention. With caching on it first flushes
+// the cache.
 func (s *SessionStore[K, V]) All() (*WindowIterator[K, V], error) {
+	if err := s.cache.flush(); err != nil {
+		return nil, err
+	}
 	return s.iter(s.raw.All())
 }
 

@@ -68,10 +68,10 @@ func (p *windowPutter) dump(r streams.Record[string, string]) error {
 
 func (p *windowPutter) Close() error { return nil }
 
-func windowStoreTopology(t *testing.T, dups bool) *streams.Topology {
+func windowStoreTopology(t *testing.T, dups bool, opts ...streams.Option) *streams.Topology {
 	b := streams.NewBuilder()
-	b.AddStore(streams.WindowStoreBuilder[string, string]("w", nil, nil, 100*time.Millisecond, 10*time.Millisecond, dups))
-	b.AddStore(streams.SessionStoreBuilder[string, int64]("s", nil, nil, 100*time.Millisecond))
+	b.AddStore(streams.WindowStoreBuilder[string, string]("w", nil, nil, 100*time.Millisecond, 10*time.Millisecond, dups, opts...))
+	b.AddStore(streams.SessionStoreBuilder[string, int64]("s", nil, nil, 100*time.Millisecond, opts...))
 	s := streams.StreamFrom[string, string](b, "in", nil, nil)
 	streams.Process(s, func() streams.Processor[string, string, string, string] { return &windowPutter{} },
 		streams.WithStores("w", "s")).WithSerdes(streams.String(), streams.String()).To("out")
@@ -82,13 +82,15 @@ func TestWindowAndSessionStores(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		dups bool
+		opts []streams.Option
 		want string
 	}{
-		{"last value per window", false, "w[a@0/10]=y w[a@20/30]=z s[a@3/3]=1 s[a@5/5]=1 s[a@21/21]=1"},
-		{"retain duplicates", true, "w[a@0/10]=x w[a@0/10]=y w[a@20/30]=z s[a@3/3]=1 s[a@5/5]=1 s[a@21/21]=1"},
+		{"last value per window", false, nil, "w[a@0/10]=y w[a@20/30]=z s[a@3/3]=1 s[a@5/5]=1 s[a@21/21]=1"},
+		{"retain duplicates", true, nil, "w[a@0/10]=x w[a@0/10]=y w[a@20/30]=z s[a@3/3]=1 s[a@5/5]=1 s[a@21/21]=1"},
+		{"cached, in memory", false, []streams.Option{streams.WithCaching(), streams.InMemory()}, "w[a@0/10]=y w[a@20/30]=z s[a@3/3]=1 s[a@5/5]=1 s[a@21/21]=1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := streamstest.New(t, windowStoreTopology(t, tc.dups))
+			d := streamstest.New(t, windowStoreTopology(t, tc.dups, tc.opts...))
 			in := streamstest.NewInputTopic[string, string](d, "in", nil, nil)
 			out := streamstest.NewOutputTopic[string, string](d, "out", nil, nil)
 			in.PipeAt("a", "x", 3)

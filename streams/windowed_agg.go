@@ -34,7 +34,9 @@ func (s TimeWindowedStream[K, V]) Emit(e EmitStrategy) TimeWindowedStream[K, V] 
 }
 
 // Count counts the records of each key and window. As names the window store;
-// WithRetention sets its retention.
+// WithRetention sets its retention, InMemory and WithLoggingDisabled apply. Like
+// key-value aggregations, the store has a record cache: the updates of a window
+// coalesce until the task commits (WithCachingDisabled forwards every update).
 func (s TimeWindowedStream[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 	return windowAggregate(s, collect(opts), Int64(), func(_ K, _ V, old int64, _ bool) int64 { return old + 1 })
 }
@@ -106,6 +108,10 @@ func windowAggregate[K, V, A any](ws TimeWindowedStream[K, V], o options, as Ser
 			tc: tc, node: n.name, st: tc.stores[storeName].(*WindowStore[K, A]), w: w, step: step,
 			fw: fw, emit: ws.emit, observed: -1, lastEmit: -1,
 		}
+		if ws.emit == OnWindowUpdate && p.st.cache != nil {
+			p.cached = true // the cache forwards what it flushes
+			p.st.forwardFlushes(fw)
+		}
 		if emitStore != "" {
 			p.emitSt = tc.stores[emitStore].(*KeyValueStore[string, int64])
 			last, found, err := p.emitSt.Get(storeName)
@@ -149,6 +155,7 @@ type windowAggProc[K, V, A any] struct {
 	observed int64 // the largest timestamp the processor has seen, -1 before any
 	lastEmit int64 // OnWindowClose: the close time up to which results were emitted
 	emitSt   *KeyValueStore[string, int64]
+	cached   bool // updates reach downstream when the store's cache flushes
 }
 
 // winAgg is a window of the store with its aggregate and the largest timestamp in it.
@@ -158,18 +165,19 @@ type winAgg[A any] struct {
 	ts    int64
 }
 
-// dropLate counts a record that came too late for its window and logs it.
+// dropLate counts and logs (at debug level) a record that came too late for its
+// window, as Kafka Streams' dropped-records sensor does.
 func dropLate(tc *task, node string, w Window, ts, closeTime, streamTime int64) {
 	tc.dropped++
-	tc.logger.Debug("streams: skipping record for expired window", "processor", node,
-		"window", w.String(), "timestamp", ts, "expiration", closeTime, "streamTime", streamTime)
+	attrs := []any{"processor", node, "window", w.String(), "timestamp", ts, "expiration", closeTime, "streamTime", streamTime}
+	if tc.cur != nil {
+		attrs = append(attrs, "topic", tc.cur.Topic, "partition", tc.cur.Partition, "offset", tc.cur.Offset)
+	}
+	tc.logger.Debug("streams: skipping record for expired window", attrs...)
 }
 
 // dropNull counts a record without key or value, which aggregations skip.
-func dropNull(tc *task, node string) {
-	tc.dropped++
-	tc.logger.Debug("streams: skipping record due to null key or value", "processor", node)
-}
+func dropNull(tc *task, node string) { tc.dropRecord(node, "null key or value") }
 
 func (p *windowAggProc[K, V, A]) process(r Record[K, V]) error {
 	if r.nullKey || r.Tombstone {
@@ -227,7 +235,7 @@ func (p *windowAggProc[K, V, A]) update(r Record[K, V], win Window, cur winAgg[A
 }
 
 func (p *windowAggProc[K, V, A]) forward(r Record[K, V], win Window, c Change[A], ts int64) error {
-	if p.emit != OnWindowUpdate {
+	if p.emit != OnWindowUpdate || p.cached {
 		return nil
 	}
 	return p.fw.forward(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: win}, Value: c, Timestamp: ts, Headers: r.Headers})

@@ -197,6 +197,12 @@ func TestEmitOnWindowClose(t *testing.T) {
 			inputs: []at{rec("a", 1), rec("a", 12), rec("a", 4), rec("a", 14), rec("a", 15)},
 			want:   []string{"a@0/10=2 t4"},
 		}},
+		{streams.TimeWindowsOfSizeWithNoGrace(10 * ms).AdvanceBy(5 * ms), windowedCase{
+			name: "hopping: overlapping windows close one after the other",
+			// 12 closes [0,10); 20 closes [5,15) and [10,20).
+			inputs: []at{rec("a", 7), rec("a", 12), rec("a", 20)},
+			want:   []string{"a@0/10=1 t7", "a@5/15=2 t12", "a@10/20=1 t12"},
+		}},
 		{streams.SlidingWindowsOfTimeDifferenceWithNoGrace(10 * ms), windowedCase{
 			name: "sliding: a window closes once stream time passes its end",
 			// [10,20] closes at 21 and is emitted when 25 arrives; 21 (out of order)
@@ -342,5 +348,25 @@ func TestWindowBuildErrors(t *testing.T) {
 	streams.WindowedBy(g, streams.TimeWindowsOfSizeAndGrace(time.Minute, time.Minute)).Count(streams.WithRetention(time.Minute))
 	if _, err := b.Build(); !errors.Is(err, streams.ErrTopology) {
 		t.Errorf("retention below size+grace: Build err = %v, want ErrTopology", err)
+	}
+}
+
+// Records with a null key or value are skipped and counted, as Kafka Streams does.
+func TestWindowedAggregationsSkipNulls(t *testing.T) {
+	for name, topo := range map[string]*streams.Topology{
+		"time windows": countTopology(t, streams.TimeWindowsOfSizeWithNoGrace(time.Second), streams.OnWindowUpdate),
+		"sliding":      countTopology(t, streams.SlidingWindowsOfTimeDifferenceWithNoGrace(time.Second), streams.OnWindowUpdate),
+		"sessions":     sessionCount(t, streams.SessionWindowsOfInactivityGapWithNoGrace(time.Second), streams.OnWindowUpdate),
+	} {
+		d := streamstest.New(t, topo)
+		in := streamstest.NewInputTopic[string, string](d, "in", nil, nil)
+		in.PipeValue("no key")
+		in.PipeTombstone("a")
+		if out := streamstest.NewOutputTopic[string, string](d, "out", nil, nil); !out.IsEmpty() {
+			t.Errorf("%s: output %v", name, out.ReadRecords())
+		}
+		if n := d.DroppedRecords(); n != 2 {
+			t.Errorf("%s: dropped %d, want 2", name, n)
+		}
 	}
 }

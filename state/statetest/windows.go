@@ -206,6 +206,18 @@ var sessionTests = []struct {
 		}
 		wantWindows(t, "all", all, se("a\x00", 550, 560, "other"), se("a", 0, 100, "s1"), se("a", 500, 600, "s2"), se("ab", 550, 560, "other"), se("a", 2000, 2500, "s3"))
 	}},
+	{"find-sessions-by-end", state.SessionConfig{Retention: 10_000, SegmentInterval: 1000}, func(t *testing.T, s state.SessionStore) {
+		sput(t, s, "a", 0, 100, "s1")
+		sput(t, s, "b", 500, 600, "s2")
+		sput(t, s, "a", 900, 1200, "s3")
+		sput(t, s, "c", 2000, 2500, "s4")
+		// Every key's sessions ending in the range, segment by segment (here: one
+		// session per segment in range, or keys in order within one).
+		wantWindows(t, "ends 100..1200", CollectWindows(t)(s.FindSessionsByEnd(100, 1200)), se("a", 0, 100, "s1"), se("b", 500, 600, "s2"), se("a", 900, 1200, "s3"))
+		wantWindows(t, "ends 101..1199", CollectWindows(t)(s.FindSessionsByEnd(101, 1199)), se("b", 500, 600, "s2"))
+		wantWindows(t, "ends 2501..", CollectWindows(t)(s.FindSessionsByEnd(2501, 1<<40)))
+		wantWindows(t, "empty range", CollectWindows(t)(s.FindSessionsByEnd(600, 500)))
+	}},
 	{"merge-by-gap", state.SessionConfig{Retention: 10_000, SegmentInterval: 1000}, func(t *testing.T, s state.SessionStore) {
 		// Count events per session with an inactivity gap of 50, merging as a session
 		// aggregation does: find the sessions the event touches, remove them, put the union.

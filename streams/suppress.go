@@ -175,7 +175,6 @@ type bufEntry struct {
 	oldV   []byte
 	hasNew bool
 	hasOld bool
-	pos    int // index in the heap
 }
 
 func (e *bufEntry) size() int64 { return int64(len(e.key)+len(e.newV)+len(e.oldV)) + 16 }
@@ -228,8 +227,8 @@ func (h bufHeap) Less(i, j int) bool {
 	}
 	return h[i].key < h[j].key
 }
-func (h bufHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].pos = i; h[j].pos = j }
-func (h *bufHeap) Push(x any)   { e := x.(*bufEntry); e.pos = len(*h); *h = append(*h, e) }
+func (h bufHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *bufHeap) Push(x any)   { *h = append(*h, x.(*bufEntry)) }
 func (h *bufHeap) Pop() (x any) { old := *h; x = old[len(old)-1]; *h = old[:len(old)-1]; return x }
 
 // suppressProc is the processor of a Suppress in one task. The in-memory index mirrors

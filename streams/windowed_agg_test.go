@@ -197,6 +197,12 @@ func TestEmitOnWindowClose(t *testing.T) {
 			inputs: []at{rec("a", 1), rec("a", 12), rec("a", 4), rec("a", 14), rec("a", 15)},
 			want:   []string{"a@0/10=2 t4"},
 		}},
+		{streams.TimeWindowsOfSizeWithNoGrace(10 * ms).AdvanceBy(5 * ms), windowedCase{
+			name: "hopping: overlapping windows close one after the other",
+			// 12 closes [0,10); 20 closes [5,15) and [10,20).
+			inputs: []at{rec("a", 7), rec("a", 12), rec("a", 20)},
+			want:   []string{"a@0/10=1 t7", "a@5/15=2 t12", "a@10/20=1 t12"},
+		}},
 		{streams.SlidingWindowsOfTimeDifferenceWithNoGrace(10 * ms), windowedCase{
 			name: "sliding: a window closes once stream time passes its end",
 			// [10,20] closes at 21 and is emitted when 25 arrives; 21 (out of order)

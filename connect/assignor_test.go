@@ -134,6 +134,18 @@ func TestCooperativeAssignor(t *testing.T) {
 				want: map[string]string{"a": "+sink/1 +src +src/1"}, runs: "a: sink sink/0 sink/1 src src/0 src/1"},
 		},
 	}, {
+		name: "a worker leaves and a new one joins within the delay: the newcomer gets the lost work", maxDelay: delay,
+		conf: map[string]int{"x": 3},
+		steps: []assignStep{
+			{what: "three workers start", members: []string{"a", "b", "c"},
+				want: map[string]string{"a": "+x +x/0", "b": "+x/1", "c": "+x/2"}},
+			{what: "c leaves", members: []string{"a", "b"}, want: map[string]string{"a": "delay=10000", "b": "delay=10000"}},
+			{what: "d joins", advance: time.Second, members: []string{"a", "b", "d"},
+				want: map[string]string{"a": "delay=9000", "b": "delay=9000", "d": "delay=9000"}},
+			{what: "the delay ends", advance: 9 * time.Second, members: []string{"a", "b", "d"},
+				want: map[string]string{"d": "+x/2"}, runs: "a: x x/0 | b: x/1 | d: x/2"},
+		},
+	}, {
 		name: "no delay configured: lost work moves at once", maxDelay: 0, conf: twoByTwo,
 		steps: []assignStep{start,
 			{what: "b leaves", members: []string{"a"}, want: map[string]string{"a": "+sink/1 +src +src/1"}},
@@ -222,5 +234,25 @@ func TestCooperativeAssignorNewLeader(t *testing.T) {
 	out := as.assign(now, 6, 5, []memberWork{{ID: "a", Owned: workSet{Tasks: []TaskID{{"src", 0}}}}}, map[string]int{"src": 2})
 	if out["a"].Delay != 0 || len(out["a"].Connectors) != 1 || len(out["a"].Tasks) != 1 {
 		t.Fatalf("new leader: %+v", out["a"])
+	}
+}
+
+// TestCooperativeAssignorRevocationIgnored: a member that still reports
+// work it was told to give up has it revoked again, and nothing is
+// assigned twice.
+func TestCooperativeAssignorRevocationIgnored(t *testing.T) {
+	as := newCooperativeAssignor(time.Minute)
+	now := time.Unix(1000, 0)
+	conf := map[string]int{"x": 2}
+	all := workSet{Connectors: []string{"x"}, Tasks: []TaskID{{"x", 0}, {"x", 1}}}
+	as.assign(now, 1, 0, []memberWork{{ID: "a"}}, conf)
+	out := as.assign(now, 2, 1, []memberWork{{ID: "a", Owned: all}, {ID: "b"}}, conf)
+	if len(out["a"].Revoked.Tasks) != 1 {
+		t.Fatalf("b joined: %+v", out["a"])
+	}
+	// a rejoins still running everything.
+	out = as.assign(now, 3, 2, []memberWork{{ID: "a", Owned: all}, {ID: "b"}}, conf)
+	if len(out["b"].Tasks) != 0 || len(out["a"].Revoked.Tasks) != 1 {
+		t.Fatalf("after an ignored revocation: a %+v, b %+v", out["a"], out["b"])
 	}
 }

@@ -54,3 +54,15 @@ func TestErrorTrace(t *testing.T) {
 		t.Fatal(tr)
 	}
 }
+
+func TestClientOptsGroupTimeouts(t *testing.T) {
+	for props, ok := range map[[2]string]bool{
+		{"session.timeout.ms", "6000"}: true, {"heartbeat.interval.ms", "500"}: true,
+		{"session.timeout.ms", "0"}: false, {"heartbeat.interval.ms", "x"}: false,
+	} {
+		_, err := clientOpts(WorkerConfig{}, "c", map[string]string{props[0]: props[1]})
+		if (err == nil) != ok {
+			t.Errorf("%s=%s: err %v", props[0], props[1], err)
+		}
+	}
+}

@@ -256,6 +256,16 @@ func clientOpts(cfg WorkerConfig, clientID string, props map[string]string) ([]k
 				return nil, bad()
 			}
 			opts = append(opts, kgo.FetchMaxWait(time.Duration(n)*time.Millisecond))
+		case "session.timeout.ms":
+			if nerr != nil || n <= 0 {
+				return nil, bad()
+			}
+			opts = append(opts, kgo.SessionTimeout(time.Duration(n)*time.Millisecond))
+		case "heartbeat.interval.ms":
+			if nerr != nil || n <= 0 {
+				return nil, bad()
+			}
+			opts = append(opts, kgo.HeartbeatInterval(time.Duration(n)*time.Millisecond))
 		case "fetch.max.bytes":
 			if nerr != nil {
 				return nil, bad()

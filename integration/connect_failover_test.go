@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,8 +22,8 @@ import (
 // what it copies, kills one worker with SIGKILL and checks that the
 // survivor takes its connectors and tasks over once the session times out
 // and scheduled.rebalance.max.delay.ms has passed, and that every line
-// arrives (at least once: redelivery is bounded by what was not yet
-// committed).
+// arrives (at least once: only the killed worker's uncommitted tails come
+// twice).
 
 const (
 	foSession = 6 * time.Second // the broker's group.min.session.timeout.ms
@@ -49,6 +51,11 @@ func startConnectWorker(t *testing.T, dir, name, brokers string) *connectWorker 
 		fmt.Sprintf("session.timeout.ms=%d", foSession.Milliseconds()),
 		"heartbeat.interval.ms=500",
 		fmt.Sprintf("offset.flush.interval.ms=%d", foFlush.Milliseconds()),
+		// The sink's consumer group notices a dead worker's consumer as
+		// soon as the workers' group does (Kafka's consumer default is
+		// 45s).
+		fmt.Sprintf("consumer.session.timeout.ms=%d", foSession.Milliseconds()),
+		"consumer.heartbeat.interval.ms=500",
 		"key.converter=org.apache.kafka.connect.storage.StringConverter",
 		"value.converter=org.apache.kafka.connect.storage.StringConverter",
 	}, "\n") + "\n"
@@ -126,18 +133,15 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// lineWriter appends numbered lines to a file until stopped, remembering
-// how many it had written when.
+// lineWriter appends numbered lines to a file until stopped.
 type lineWriter struct {
 	path string
 	stop chan struct{}
 	done chan struct{}
-	mu   sync.Mutex
+	mu   sync.Mutex // guards n and marks
 	n    int
-	hist []struct {
-		at time.Time
-		n  int
-	}
+	// marks[i] is when line 10*i was written.
+	marks []time.Time
 }
 
 func startLineWriter(t *testing.T, path string) *lineWriter {
@@ -158,6 +162,7 @@ func startLineWriter(t *testing.T, path string) *lineWriter {
 			case <-tick.C:
 			}
 			lw.mu.Lock()
+			lw.marks = append(lw.marks, time.Now())
 			var b strings.Builder
 			for range 10 {
 				fmt.Fprintf(&b, "line-%07d\n", lw.n)
@@ -167,10 +172,6 @@ func startLineWriter(t *testing.T, path string) *lineWriter {
 				lw.mu.Unlock()
 				return
 			}
-			lw.hist = append(lw.hist, struct {
-				at time.Time
-				n  int
-			}{time.Now(), lw.n})
 			lw.mu.Unlock()
 		}
 	}()
@@ -187,21 +188,42 @@ func (lw *lineWriter) close() {
 	<-lw.done
 }
 
-// writtenBetween counts the lines written from one time to another.
-func (lw *lineWriter) writtenBetween(from, to time.Time) int {
+// writtenBy returns how many lines had been written at t.
+func (lw *lineWriter) writtenBy(t time.Time) int {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	first, last := -1, 0
-	for _, h := range lw.hist {
-		if h.at.Before(from) || h.at.After(to) {
-			continue
+	i, _ := slices.BinarySearchFunc(lw.marks, t, func(m, t time.Time) int { return m.Compare(t) })
+	return 10 * i
+}
+
+// written returns how many lines have been written.
+func (lw *lineWriter) written() int {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.n
+}
+
+// dupRuns returns the runs of consecutive line numbers that came more
+// than once, as [first, last] pairs.
+func dupRuns(count map[string]int) [][2]int {
+	var ns []int
+	for l, c := range count {
+		var n int
+		if _, err := fmt.Sscanf(l, "line-%d", &n); c > 1 && err == nil {
+			ns = append(ns, n)
 		}
-		if first < 0 {
-			first = h.n - 10
-		}
-		last = h.n
 	}
-	return max(last-first, 0)
+	slices.Sort(ns)
+	var runs [][2]int
+	for i := 0; i < len(ns); {
+		j := i
+		for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
+			j++
+		}
+		runs = append(runs, [2]int{ns[i], ns[j]})
+		i = j + 1
+	}
+	return runs
 }
 
 func readLines(path string) []string {
@@ -217,10 +239,29 @@ func readLines(path string) []string {
 }
 
 func TestConnectDistributedKillFailover(t *testing.T) {
+	// The leader (a, which starts alone and runs everything at first)
+	// gives b the connector and the task that sort last by name, so the
+	// names pick which task dies with b.
+	t.Run("source task killed", func(t *testing.T) { testKillFailover(t, "fo-2-src", "fo-1-sink", "fo-2-src") })
+	t.Run("sink task killed", func(t *testing.T) { testKillFailover(t, "fo-1-src", "fo-2-sink", "fo-2-sink") })
+}
+
+func testKillFailover(t *testing.T, srcName, sinkName, wantOnB string) {
 	b := startBroker(t)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
 	lw := startLineWriter(t, in)
+
+	createTopic(t, b.addr(), "fo-lines", 1, nil)
+	adm := kadm.NewClient(newClient(t, b.addr()))
+	sinkCommitted := func() int64 {
+		offs, err := adm.FetchOffsets(context.Background(), "connect-"+sinkName)
+		if err != nil {
+			return 0
+		}
+		o, _ := offs.Lookup("fo-lines", 0)
+		return o.At
+	}
 
 	// a starts first and leads; b joins it.
 	a := startConnectWorker(t, dir, "a", b.addr())
@@ -233,15 +274,15 @@ func TestConnectDistributedKillFailover(t *testing.T) {
 			return code == 201
 		})
 	}
-	create("fo-src", map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": "fo-lines", "batch.size": "200"})
-	create("fo-sink", map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": "fo-lines"})
+	create(srcName, map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": "fo-lines", "batch.size": "200"})
+	create(sinkName, map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": "fo-lines"})
 	bw := startConnectWorker(t, dir, "b", b.addr())
 	aID, bID := strings.TrimPrefix(a.url, "http://"), strings.TrimPrefix(bw.url, "http://")
 
 	// Both workers run something, everything RUNNING, lines flowing.
 	owners := func() (map[string]bool, bool) {
 		seen := map[string]bool{}
-		for _, n := range []string{"fo-src", "fo-sink"} {
+		for _, n := range []string{srcName, sinkName} {
 			st, ok := a.status(n)
 			if !ok || st.Connector.State != "RUNNING" || len(st.Tasks) == 0 {
 				return nil, false
@@ -260,12 +301,28 @@ func TestConnectDistributedKillFailover(t *testing.T) {
 		seen, ok := owners()
 		return ok && seen[aID] && seen[bID]
 	})
-	waitFor(t, 60*time.Second, "lines copied", func() bool { return len(readLines(out)) > 500 })
+	// A steady state: lines flow and the sink (on either worker) has
+	// committed since the work was spread.
+	spreadAt := sinkCommitted()
+	waitFor(t, 60*time.Second, "lines copied and committed", func() bool {
+		return len(readLines(out)) > 500 && sinkCommitted() > spreadAt
+	})
 
 	// SIGKILL b: a takes its work over after the session timeout and
 	// the scheduled rebalance delay.
+	var onB []string // b's tasks
+	for _, n := range []string{srcName, sinkName} {
+		if st, ok := a.status(n); ok && st.Tasks[0].WorkerID == bID {
+			onB = append(onB, n)
+		}
+	}
+	if !slices.Equal(onB, []string{wantOnB}) {
+		t.Fatalf("b runs the tasks of %v, want %s", onB, wantOnB)
+	}
 	killedAt := time.Now()
 	bw.proc.Kill()
+	writtenAtKill := lw.written()
+	t.Logf("killed b (running the tasks of %v) after %d lines were written", onB, writtenAtKill)
 	waitFor(t, 90*time.Second, "a running everything", func() bool {
 		seen, ok := owners()
 		return ok && len(seen) == 1 && seen[aID]
@@ -298,19 +355,31 @@ func TestConnectDistributedKillFailover(t *testing.T) {
 		count[l]++
 	}
 	dups := len(got) - len(count)
-	// What can come twice: the source's lines produced but not yet
-	// committed when b died, and the sink's records written but not yet
-	// committed — each at most what arrived in the last flush intervals
-	// before the kill (a generous 4 intervals + 1s for each side).
-	bound := 2 * lw.writtenBetween(killedAt.Add(-4*foFlush-time.Second), killedAt)
-	t.Logf("%d lines in, %d out, %d redelivered (bound %d)", len(want), len(got), dups, bound)
+	runs := dupRuns(count)
+	t.Logf("%d lines in, %d out, %d redelivered in runs %v", len(want), len(got), dups, runs)
 	if len(count) != len(want) {
 		t.Fatalf("%d distinct lines out, %d in", len(count), len(want))
 	}
-	if dups > bound {
-		t.Fatalf("%d lines redelivered, more than %d", dups, bound)
+	// At least once, resuming from committed offsets: what comes twice is,
+	// for each task that ran on b, the tail it had not committed when it
+	// died (one run of lines written before the kill); a's tasks kept
+	// running through every rebalance and redeliver nothing.
+	if len(runs) > len(onB) {
+		t.Fatalf("%d runs of redelivered lines %v, more than b's %d tasks", len(runs), runs, len(onB))
 	}
-	for _, n := range []string{"fo-src", "fo-sink"} {
+	// A task commits every offset.flush.interval.ms; its uncommitted tail
+	// starts after what had been written a few intervals before the kill
+	// (10 here, for slow machines).
+	oldest := lw.writtenBy(killedAt.Add(-10 * foFlush))
+	for _, r := range runs {
+		if r[1] >= writtenAtKill {
+			t.Fatalf("lines %d-%d redelivered, but b died after line %d", r[0], r[1], writtenAtKill-1)
+		}
+		if r[0] < oldest {
+			t.Fatalf("lines %d-%d redelivered: more than the uncommitted tail (line %d was written %v before the kill)", r[0], r[1], oldest, 10*foFlush)
+		}
+	}
+	for _, n := range []string{srcName, sinkName} {
 		code, body := a.do("GET", "/connectors/"+n+"/status", nil)
 		t.Logf("GET /connectors/%s/status: %d %s", n, code, body)
 	}

@@ -73,6 +73,7 @@ type App struct {
 	owned        map[state.TopicPartition]bool // assigned partitions, guarded by mu
 	reinit       bool                          // tasks to re-create after an abort, guarded by mu
 	wake         atomic.Pointer[context.CancelFunc]
+	failCommits  atomic.Int32 // tests: how many commits to fail with errInjected
 
 	sinks      sinkRecords
 	produceErr atomic.Pointer[error]

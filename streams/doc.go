@@ -20,8 +20,23 @@
 // An App runs a topology: it joins the consumer group application.id, assigns tasks
 // (one per partition of a sub-topology's co-partitioned sources) to instances with a
 // cooperative, sticky balancer, runs them on NumStreamThreads goroutines, restores
-// their stores before processing, and commits every CommitInterval with at-least-once
-// guarantees. Package streamstest runs a topology without a broker.
+// their stores before processing, and commits every CommitInterval. Package streamstest
+// runs a topology without a broker.
+//
+// Config.ProcessingGuarantee (processing.guarantee) picks what a crash may do to the
+// results. AtLeastOnce ("at_least_once", the default) commits offsets after the
+// records they caused are acknowledged: input processed after the last commit is
+// processed again after a crash. ExactlyOnceV2 ("exactly_once_v2", KIP-447) makes each
+// commit a transaction: the instance produces through one transactional producer
+// (transactional.id "<application.id>-<process id>", the process id kept in
+// StateDir/<application.id>/kafka-streams-process-metadata), and the sink, repartition
+// and changelog records of a commit interval (100 ms by default) and the input offsets
+// they came from commit or abort together; inputs, restores and global tables are read
+// with read_committed. Checkpoints are written only by a clean close, so the stores of
+// an instance that crashed are wiped and restored from the committed changelogs; a
+// commit that fails because the group moved on or the coordinator asked for an abort
+// aborts the transaction and re-creates the tasks from the last commit. Consumers of
+// the output must read with read_committed to see each input's effect exactly once.
 //
 //	b := streams.NewBuilder()
 //	lines := streams.StreamFrom[string, string](b, "streams-plaintext-input", nil, nil)
@@ -108,6 +123,4 @@
 //
 // The Processor API reaches window and session stores through WindowStoreBuilder,
 // SessionStoreBuilder, GetWindowStore and GetSessionStore.
-//
-// Exactly-once processing is not built yet.
 package streams

@@ -192,19 +192,34 @@ func (a *App) commitEOS(ctx context.Context, closing []*task) error {
 	return errors.Join(err, rerr)
 }
 
-// recoverable reports whether a failed transaction can be retried with re-created
-// tasks: the producer was not fenced by a newer instance with the same transactional id.
+// recoverable reports whether a failed commit can be retried with tasks re-created from
+// the committed state, as Kafka Streams recovers from a TaskMigratedException: the
+// group moved on (a rebalance, an expired membership) or the transaction coordinator
+// asked for an abort. Other failures (a record the broker refuses, a fenced producer)
+// stop the application.
 func (a *App) recoverable(err error) bool {
 	if a.ctx.Err() != nil {
 		return false
 	}
-	return !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) &&
-		!errors.Is(err, kerr.TransactionalIDAuthorizationFailed) && !errors.Is(err, ErrClosed) &&
-		!errors.Is(err, kgo.ErrClientClosed)
+	for _, e := range []error{kerr.IllegalGeneration, kerr.UnknownMemberID, kerr.RebalanceInProgress,
+		kerr.FencedInstanceID, kerr.TransactionAbortable, kerr.ConcurrentTransactions,
+		kerr.CoordinatorNotAvailable, kerr.NotCoordinator, kerr.CoordinatorLoadInProgress,
+		context.DeadlineExceeded, errInjected} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
+
+// errInjected is the failure tests inject into a commit (see App.failCommits).
+var errInjected = errors.New("streams: injected commit failure")
 
 // endTxn commits the open transaction with the consumed offsets and begins the next.
 func (a *App) endTxn(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+	if a.failCommits.Load() > 0 && a.failCommits.Add(-1) >= 0 {
+		return errInjected
+	}
 	if err := a.sinks.seal().wait(ctx); err != nil {
 		a.produceErr.CompareAndSwap(nil, &err)
 		return err

@@ -1,0 +1,99 @@
+package streams
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/broker/brokertest"
+)
+
+// A commit that fails under exactly-once aborts its transaction; the App re-creates its
+// tasks from the committed offsets and changelogs and goes on. Running sums read with
+// read_committed then only grow and end exact: the aborted work left no trace and no
+// input was lost.
+func TestExactlyOnceAbortRecreatesTasks(t *testing.T) {
+	br := brokertest.Start(t, brokertest.WithProperty("group.initial.rebalance.delay.ms", "0"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for _, topic := range []string{"amounts", "sums"} {
+		if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := NewBuilder()
+	Aggregate(StreamFrom[string, int64](b, "amounts", nil, nil).GroupByKey(),
+		func() int64 { return 0 }, func(_ string, v, sum int64) int64 { return sum + v }, nil, As("sums")).
+		ToStream().To("sums")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(topo, Config{ApplicationID: "eos-abort", Brokers: []string{br.Addr()}, StateDir: t.TempDir(),
+		ProcessingGuarantee: ExactlyOnceV2, NumStreamThreads: 2, SessionTimeout: 6 * time.Second,
+		ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+
+	rng := rand.New(rand.NewPCG(11, 12))
+	want := map[string]int64{}
+	produce := func(n int) {
+		recs := make([]*kgo.Record, n)
+		for i := range recs {
+			k, v := fmt.Sprintf("k%d", rng.IntN(50)), int64(1+rng.IntN(9))
+			want[k] += v
+			recs[i] = &kgo.Record{Topic: "amounts", Key: []byte(k), Value: binary.BigEndian.AppendUint64(nil, uint64(v))}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()), kgo.ConsumeTopics("sums"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	got := map[string]int64{}
+	read := func(d time.Duration) {
+		pctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		out.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+			n := int64(binary.BigEndian.Uint64(r.Value))
+			if prev := got[string(r.Key)]; n <= prev {
+				t.Errorf("sum of %s went from %d to %d: aborted work is visible", r.Key, prev, n)
+			}
+			got[string(r.Key)] = n
+		})
+	}
+	for range 5 {
+		produce(500)
+		read(200 * time.Millisecond)
+		app.failCommits.Store(1)
+		produce(500)
+		read(200 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(60 * time.Second); fmt.Sprint(got) != fmt.Sprint(want); read(time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sums never matched:\n got  %v\n want %v", got, want)
+		}
+		if err := app.Err(); err != nil {
+			t.Fatalf("application failed: %v", err)
+		}
+	}
+}

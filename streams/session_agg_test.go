@@ -15,10 +15,10 @@ func sessionTopology(t *testing.T, w streams.SessionWindows, emit streams.EmitSt
 	return mustBuild(t, b)
 }
 
-func sessionCount(t *testing.T, w streams.SessionWindows, emit streams.EmitStrategy) *streams.Topology {
+func sessionCount(t *testing.T, w streams.SessionWindows, emit streams.EmitStrategy, opts ...streams.Option) *streams.Topology {
 	b := streams.NewBuilder()
 	g := streams.StreamFrom[string, string](b, "in", nil, nil).GroupByKey()
-	streams.SessionWindowedBy(g, w).Emit(emit).Count().ToStream().To("out")
+	streams.SessionWindowedBy(g, w).Emit(emit).Count(opts...).ToStream().To("out")
 	return mustBuild(t, b)
 }
 
@@ -61,7 +61,9 @@ func TestSessionWindowsCount(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runWindowed(t, sessionCount(t, tc.w, tc.emit), streams.SessionWindowedSerde(streams.String()), streams.Int64(), tc.windowedCase)
+			ks := streams.SessionWindowedSerde(streams.String())
+			runWindowed(t, sessionCount(t, tc.w, tc.emit), ks, streams.Int64(), tc.windowedCase)
+			runWindowed(t, sessionCount(t, tc.w, tc.emit, streams.WithCachingDisabled(), streams.InMemory()), ks, streams.Int64(), tc.windowedCase)
 		})
 	}
 }

@@ -105,6 +105,7 @@ func TestTimeWindowsCount(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ks := streams.TimeWindowedSerde(streams.String(), tc.w.Size().Milliseconds())
 			runWindowed(t, countTopology(t, tc.w, streams.OnWindowUpdate), ks, streams.Int64(), tc.windowedCase)
+			runWindowed(t, countTopology(t, tc.w, streams.OnWindowUpdate, streams.WithCachingDisabled()), ks, streams.Int64(), tc.windowedCase)
 		})
 	}
 }
@@ -175,6 +176,7 @@ func TestSlidingWindowsCount(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ks := streams.TimeWindowedSerde(streams.String(), tc.w.TimeDifference().Milliseconds())
 			runWindowed(t, countTopology(t, tc.w, streams.OnWindowUpdate), ks, streams.Int64(), tc.windowedCase)
+			runWindowed(t, countTopology(t, tc.w, streams.OnWindowUpdate, streams.WithCachingDisabled(), streams.InMemory()), ks, streams.Int64(), tc.windowedCase)
 		})
 	}
 }

@@ -133,7 +133,7 @@ func (a *App) Start(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(a.onRevoked),
 		kgo.OnPartitionsLost(a.onLost),
 	}
-	pid, release, err := acquireProcessID(a.cfg.StateDir, a.cfg.ApplicationID)
+	pid, release, err := acquireProcessID(a.cfg.StateDir, a.cfg.ApplicationID, a.cfg.Logger)
 	if err != nil {
 		return err
 	}

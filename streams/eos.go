@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,23 +37,37 @@ import (
 //   - Revoked tasks are committed with all others in one transaction and then closed
 //     cleanly; lost tasks abort the transaction. Checkpoints are written only by a clean
 //     close after the last commit.
+//
+// A stream thread restores a new task before it handles its next message, so a commit
+// (and with it every other thread) waits while one thread restores; with one producer
+// per instance the threads commit together, where Kafka Streams' threads commit apart.
 
 // processIDFile names the file in "<state.dir>/<application.id>" that keeps the process
-// id across restarts, as Kafka Streams' kafka-streams-process-metadata does.
+// id across restarts, as Kafka Streams' kafka-streams-process-metadata does; the App
+// holds a lock on processIDFile+".lock" while it runs.
 const processIDFile = "kafka-streams-process-metadata"
 
-var (
-	processIDsMu sync.Mutex
-	processIDs   = map[string]bool{} // process ids of the running Apps of this process
-)
-
 // acquireProcessID returns the stable process id of the application in stateDir,
-// creating it on the first run. Two Apps of one process sharing a state directory get
-// distinct ids (the second a fresh one): their transactional ids must differ. The
-// returned release frees the id when the App stops.
-func acquireProcessID(stateDir, appID string) (string, func(), error) {
+// creating it on the first run, and locks it for this App: the transactional id is
+// derived from it, and two running instances must not share one. An instance that finds
+// the id locked by another (two instances on one state directory) runs with a fresh id
+// of its own and says so. The returned release unlocks the id when the App stops.
+func acquireProcessID(stateDir, appID string, logger *slog.Logger) (string, func(), error) {
 	dir := filepath.Join(stateDir, appID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("streams: state directory: %w", err)
+	}
 	path := filepath.Join(dir, processIDFile)
+	lock, err := state.LockFile(path + ".lock")
+	if errors.Is(err, state.ErrTaskLocked) {
+		id := uuid.NewString()
+		logger.Warn("streams: another instance uses this state directory; running with a process id of its own", "dir", dir, "process_id", id)
+		return id, func() {}, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("streams: lock process id: %w", err)
+	}
+	release := func() { _ = state.UnlockFile(lock) }
 	var meta struct {
 		Version   int    `json:"version"`
 		ProcessID string `json:"processId"`
@@ -65,30 +79,18 @@ func acquireProcessID(stateDir, appID string) (string, func(), error) {
 			meta.ProcessID = "" // unreadable: replace it
 		}
 	case !errors.Is(err, os.ErrNotExist):
+		release()
 		return "", nil, fmt.Errorf("streams: read process id: %w", err)
 	}
-	processIDsMu.Lock()
-	defer processIDsMu.Unlock()
 	if meta.ProcessID == "" {
 		meta.Version, meta.ProcessID = 1, uuid.NewString()
 		out, _ := json.Marshal(meta)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", nil, fmt.Errorf("streams: state directory: %w", err)
-		}
 		if err := os.WriteFile(path, out, 0o644); err != nil {
+			release()
 			return "", nil, fmt.Errorf("streams: write process id: %w", err)
 		}
 	}
-	id := meta.ProcessID
-	if processIDs[id] {
-		id = uuid.NewString()
-	}
-	processIDs[id] = true
-	return id, func() {
-		processIDsMu.Lock()
-		delete(processIDs, id)
-		processIDsMu.Unlock()
-	}, nil
+	return meta.ProcessID, release, nil
 }
 
 // eosOpts returns the client options of exactly-once processing.

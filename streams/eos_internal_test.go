@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,5 +99,45 @@ func TestExactlyOnceAbortRecreatesTasks(t *testing.T) {
 		if err := app.Err(); err != nil {
 			t.Fatalf("application failed: %v", err)
 		}
+	}
+}
+
+// The process id (and with it the transactional id) survives restarts, and two
+// instances on one state directory never share one.
+func TestProcessIDStableAndExclusive(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	id1, release1, err := acquireProcessID(dir, "app", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, release2, err := acquireProcessID(dir, "app", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id1 == id2 {
+		t.Fatalf("two running instances share process id %s", id1)
+	}
+	release2()
+	release1()
+	id3, release3, err := acquireProcessID(dir, "app", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id3 != id1 {
+		release3()
+		t.Fatalf("process id changed across a restart: %s, then %s", id1, id3)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app", processIDFile), []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release3()
+	id4, release4, err := acquireProcessID(dir, "app", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release4()
+	if id4 == "" || id4 == id1 {
+		t.Fatalf("a malformed process id file gave %q", id4)
 	}
 }

@@ -179,3 +179,68 @@ func TestAppExactlyOnceKills(t *testing.T) {
 		t.Errorf("restored %d records after a clean close", rc2.n)
 	}
 }
+
+// Under exactly-once, instances that join and leave while input flows hand tasks over
+// through commits of the revoked tasks' transactions: the committed counts only grow and
+// end exact.
+func TestAppExactlyOnceRebalance(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, 4)
+	createTopic(t, b.Addr(), outTopic, 4)
+	prod := client(t, b.Addr())
+	rng := rand.New(rand.NewPCG(13, 14))
+	var mu sync.Mutex
+	want := map[string]int64{}
+	snapshot := func() map[string]int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]int64, len(want))
+		for k, v := range want {
+			out[k] = v
+		}
+		return out
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			mu.Lock()
+			seed := rng.Uint64()
+			mu.Unlock()
+			local := map[string]int64{}
+			produceLines(t, prod, rand.New(rand.NewPCG(seed, 1)), 20, local)
+			mu.Lock()
+			for k, v := range local {
+				want[k] += v
+			}
+			mu.Unlock()
+		}
+	}()
+	out := newCommittedReader(t, b.Addr())
+	a1 := startEOSApp(t, b.Addr(), t.TempDir(), 2, nil)
+	time.Sleep(500 * time.Millisecond)
+	a2 := startEOSApp(t, b.Addr(), t.TempDir(), 1, nil)
+	for deadline := time.Now().Add(30 * time.Second); len(a2.Tasks()) == 0 || len(a1.Tasks()) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks not shared: %v and %v", a1.Tasks(), a2.Tasks())
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := a1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(done)
+	wg.Wait()
+	out.waitFor(t, snapshot, 60*time.Second)
+	if err := a2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

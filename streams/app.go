@@ -234,6 +234,12 @@ func (a *App) Err() error {
 
 // fail stops the application with err.
 func (a *App) fail(err error) {
+	if errors.Is(err, context.Canceled) && a.ctx != nil && a.ctx.Err() != nil {
+		// Work cut short by the application's own shutdown (Close) is not a failure:
+		// the task is closed next, and its input past the last commit is processed
+		// again by whoever owns it.
+		return
+	}
 	a.errMu.Lock()
 	if a.err == nil {
 		a.err = err

@@ -38,9 +38,9 @@ import (
 //     cleanly; lost tasks abort the transaction. Checkpoints are written only by a clean
 //     close after the last commit.
 //
-// With one producer per instance the threads commit together, where Kafka Streams'
-// threads commit apart; a thread restores new tasks on goroutines of their own
-// (worker_init.go), so that a restore holds up no commit.
+// A stream thread restores a new task before it handles its next message, so a commit
+// (and with it every other thread) waits while one thread restores; with one producer
+// per instance the threads commit together, where Kafka Streams' threads commit apart.
 
 // processIDFile names the file in "<state.dir>/<application.id>" that keeps the process
 // id across restarts, as Kafka Streams' kafka-streams-process-metadata does; the App

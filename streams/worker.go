@@ -17,7 +17,6 @@ const (
 	msgClose
 	msgHold
 	msgQuery
-	msgInitDone // a task's init goroutine returned (worker_init.go)
 )
 
 type wmsg struct {
@@ -57,10 +56,7 @@ type worker struct {
 	ch    chan wmsg
 	quit  chan struct{}
 	tasks map[*task]bool
-	// initing holds the tasks being opened and restored on goroutines of their own
-	// (worker_init.go); they join tasks once ready.
-	initing map[*task]*initJob
-	count   int // tasks assigned, maintained by App under a.mu
+	count int // tasks assigned, maintained by App under a.mu
 }
 
 // send queues m unless the worker stopped; it reports whether it was queued.
@@ -109,13 +105,10 @@ func (w *worker) run() {
 				}
 			}
 		case <-w.quit:
-			w.stopAllInits()
 			return
 		}
 	}
 }
-
-func nowMillis() int64 { return time.Now().UnixMilli() }
 
 func (w *worker) handle(m wmsg) {
 	ctx := w.a.ctx
@@ -124,15 +117,14 @@ func (w *worker) handle(m wmsg) {
 		if ctx.Err() != nil {
 			return // shutting down: the task is never opened
 		}
-		w.startInit(m.tk)
-	case msgInitDone:
-		w.initDone(m.tk)
-	case msgRecords:
-		tk := m.tk
-		if job, ok := w.initing[tk]; ok { // restoring: kept until it is ready
-			job.pending = append(job.pending, m.batches...)
+		if err := m.tk.init(ctx); err != nil {
+			w.a.fail(err)
+			_, _ = m.tk.close(context.Background(), false)
 			return
 		}
+		w.tasks[m.tk] = true
+	case msgRecords:
+		tk := m.tk
 		if !w.tasks[tk] || tk.closed {
 			return // revoked, or failed to initialize: the next owner reprocesses
 		}
@@ -168,10 +160,6 @@ func (w *worker) handle(m wmsg) {
 		m.reply <- wreply{}
 		w.held(m.hold, m.after)
 	case msgQuery:
-		if job, ok := w.initing[m.tk]; ok { // answered once the task is restored
-			job.queries = append(job.queries, m)
-			return
-		}
 		if !w.tasks[m.tk] || m.tk.closed {
 			m.reply <- wreply{err: fmt.Errorf("%w: task %s", ErrNotHosted, m.tk.id)}
 			return
@@ -181,7 +169,7 @@ func (w *worker) handle(m wmsg) {
 		all := map[state.TopicPartition]int64{}
 		var errs []error
 		for _, tk := range m.tasks {
-			if w.stopInit(tk) || !w.tasks[tk] {
+			if !w.tasks[tk] {
 				continue
 			}
 			delete(w.tasks, tk)
@@ -210,11 +198,6 @@ func (w *worker) held(h *hold, after chan error) {
 		return
 	}
 	var first error
-	for tk := range w.initing {
-		if h.abort || h.close[tk] {
-			w.stopInit(tk)
-		}
-	}
 	for tk := range w.tasks {
 		if !h.abort && !h.close[tk] {
 			continue

@@ -18,60 +18,17 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
+	"github.com/gregorhq/gregor/examples/internal/runner"
 	"github.com/gregorhq/gregor/examples/pageview-region/pageviewregion"
 	"github.com/gregorhq/gregor/streams"
 )
 
 func main() {
-	brokers := flag.String("brokers", "localhost:9092", "comma-separated bootstrap brokers")
-	stateDir := flag.String("state-dir", "/tmp/gregor-streams", "state directory")
-	commit := flag.Duration("commit-interval", 30*time.Second, "commit interval")
-	describe := flag.Bool("describe", false, "print the topology and exit")
-	flag.Parse()
-	if err := run(*brokers, *stateDir, *commit, *describe); err != nil {
-		fmt.Fprintln(os.Stderr, "pageview-region:", err)
-		os.Exit(1)
-	}
-}
-
-func run(brokers, stateDir string, commit time.Duration, describe bool) error {
-	topo, err := pageviewregion.Topology(pageviewregion.OutputTopic)
-	if err != nil {
-		return err
-	}
-	if describe {
-		fmt.Print(topo.Describe())
-		return nil
-	}
-	app, err := streams.New(topo, streams.Config{
-		ApplicationID: pageviewregion.ApplicationID, Brokers: strings.Split(brokers, ","), StateDir: stateDir,
-		CommitInterval: commit, Logger: slog.Default(),
-	})
-	if err != nil {
-		return fmt.Errorf("configure: %w", err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
-	}
-	fmt.Printf("%s ready on %s\n", pageviewregion.ApplicationID, brokers)
-	select {
-	case <-ctx.Done():
-	case <-app.Done():
-	}
-	if err := app.Close(context.Background()); err != nil {
-		return fmt.Errorf("close: %w", err)
-	}
-	return app.Err()
+	var f runner.Flags
+	f.Register(flag.CommandLine, "/tmp/gregor-streams")
+	runner.Main("pageview-region", &f, func() (*streams.Topology, error) {
+		return pageviewregion.Topology(pageviewregion.OutputTopic)
+	}, pageviewregion.ApplicationID)
 }

@@ -1,77 +1,19 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
+	"github.com/gregorhq/gregor/examples/internal/runner"
 	"github.com/gregorhq/gregor/examples/sessions/sessions"
 	"github.com/gregorhq/gregor/streams"
 )
 
-// options are the command's flags.
-type options struct {
-	brokers        string
-	stateDir       string
-	threads        int
-	commit         time.Duration
-	sessionTimeout time.Duration
-	describe       bool
-	gap, grace     time.Duration
-}
-
 func main() {
-	var o options
-	flag.StringVar(&o.brokers, "brokers", "localhost:9092", "comma-separated bootstrap brokers")
-	flag.StringVar(&o.stateDir, "state-dir", "/tmp/gregor-sessions", "state directory")
-	flag.IntVar(&o.threads, "threads", 1, "stream threads")
-	flag.DurationVar(&o.commit, "commit-interval", 30*time.Second, "commit interval")
-	flag.DurationVar(&o.sessionTimeout, "session-timeout", 45*time.Second, "consumer group session timeout")
-	flag.BoolVar(&o.describe, "describe", false, "print the topology and exit")
-	flag.DurationVar(&o.gap, "gap", sessions.InactivityGap, "inactivity gap that ends a session")
-	flag.DurationVar(&o.grace, "grace", sessions.Grace, "how late an event may arrive and still count")
-	flag.Parse()
-	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "sessions:", err)
-		os.Exit(1)
-	}
-}
-
-func run(o options) error {
-	topo, err := sessions.Topology(sessions.InputTopic, sessions.OutputTopic, o.gap, o.grace)
-	if err != nil {
-		return err
-	}
-	if o.describe {
-		fmt.Print(topo.Describe())
-		return nil
-	}
-	app, err := streams.New(topo, streams.Config{
-		ApplicationID: sessions.ApplicationID, Brokers: strings.Split(o.brokers, ","), StateDir: o.stateDir,
-		NumStreamThreads: o.threads, CommitInterval: o.commit, SessionTimeout: o.sessionTimeout,
-		Logger: slog.Default(),
-	})
-	if err != nil {
-		return fmt.Errorf("configure: %w", err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
-	}
-	fmt.Printf("%s ready on %s (state dir %s)\n", sessions.ApplicationID, o.brokers, o.stateDir)
-	select {
-	case <-ctx.Done():
-	case <-app.Done():
-	}
-	if err := app.Close(context.Background()); err != nil {
-		return fmt.Errorf("close: %w", err)
-	}
-	return nil
+	var f runner.Flags
+	f.Register(flag.CommandLine, "/tmp/gregor-sessions")
+	gap := flag.Duration("gap", sessions.InactivityGap, "inactivity gap that ends a session")
+	grace := flag.Duration("grace", sessions.Grace, "how late an event may arrive and still count")
+	runner.Main("sessions", &f, func() (*streams.Topology, error) {
+		return sessions.Topology(sessions.InputTopic, sessions.OutputTopic, *gap, *grace)
+	}, sessions.ApplicationID)
 }

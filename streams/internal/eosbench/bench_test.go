@@ -233,7 +233,7 @@ func run(b *testing.B, addr string, d dataset, topology string, g streams.Proces
 // BenchmarkEOS runs both topologies under both guarantees on one broker and one input
 // and prints records/s side by side with the exactly-once / at-least-once ratio.
 func BenchmarkEOS(b *testing.B) {
-	n := envInt("GREGOR_BENCH_EOS_CLICKS", 400_000)
+	n := envInt("GREGOR_BENCH_EOS_CLICKS", 1_000_000)
 	rounds := envInt("GREGOR_BENCH_EOS_ROUNDS", 2)
 	br := brokertest.Start(b, brokertest.WithProperty("group.initial.rebalance.delay.ms", "0"))
 	d := fill(b, br.Addr(), n)

@@ -18,7 +18,9 @@
 //
 //	go test -run '^$' -bench EOS -benchtime 1x ./streams/internal/eosbench/
 //
-// GREGOR_BENCH_EOS_CLICKS sets the number of clicks (default 400,000),
+// Exactly-once output becomes visible only when its transaction commits, so a run pays up
+// to one commit interval more at its end; the default of a million clicks keeps that
+// small next to the run. GREGOR_BENCH_EOS_CLICKS sets the number of clicks,
 // GREGOR_BENCH_EOS_ROUNDS the rounds of each case (default 2, the best is shown; the
 // guarantees alternate so background load skews both alike).
 package eosbench

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gregorhq/gregor/state"
 )
@@ -89,15 +90,7 @@ func (a *App) AllMetadata() []StreamsMetadata {
 		slices.Sort(md.Stores)
 		out = append(out, md)
 	}
-	slices.SortFunc(out, func(x, y StreamsMetadata) int {
-		if x.Host.String() < y.Host.String() {
-			return -1
-		}
-		if x.Host.String() > y.Host.String() {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(x, y StreamsMetadata) int { return strings.Compare(x.Host.String(), y.Host.String()) })
 	return out
 }
 

@@ -226,6 +226,26 @@ func dupRuns(count map[string]int) [][2]int {
 	return runs
 }
 
+// owners reports the workers running name's connectors and tasks, and whether all of
+// them are RUNNING, as worker w's REST API says.
+func owners(w *connectWorker, names ...string) (map[string]bool, bool) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		st, ok := w.status(n)
+		if !ok || st.Connector.State != "RUNNING" || len(st.Tasks) == 0 {
+			return nil, false
+		}
+		seen[st.Connector.WorkerID] = true
+		for _, ts := range st.Tasks {
+			if ts.State != "RUNNING" {
+				return nil, false
+			}
+			seen[ts.WorkerID] = true
+		}
+	}
+	return seen, true
+}
+
 func readLines(path string) []string {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -276,33 +296,22 @@ func testKillFailover(t *testing.T, srcName, sinkName, wantOnB string) {
 	}
 	create(srcName, map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": "fo-lines", "batch.size": "200"})
 	create(sinkName, map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": "fo-lines"})
+	aID := strings.TrimPrefix(a.url, "http://")
+	// a runs everything before b joins, so that the placement after the join is
+	// the leader's rebalancing (last names move), not where new work happened to go.
+	waitFor(t, 60*time.Second, "a running both connectors and their tasks", func() bool {
+		seen, ok := owners(a, srcName, sinkName)
+		return ok && len(seen) == 1 && seen[aID]
+	})
 	bw := startConnectWorker(t, dir, "b", b.addr())
-	aID, bID := strings.TrimPrefix(a.url, "http://"), strings.TrimPrefix(bw.url, "http://")
+	bID := strings.TrimPrefix(bw.url, "http://")
 
 	// Both workers run something, everything RUNNING, lines flowing.
-	owners := func() (map[string]bool, bool) {
-		seen := map[string]bool{}
-		for _, n := range []string{srcName, sinkName} {
-			st, ok := a.status(n)
-			if !ok || st.Connector.State != "RUNNING" || len(st.Tasks) == 0 {
-				return nil, false
-			}
-			seen[st.Connector.WorkerID] = true
-			for _, ts := range st.Tasks {
-				if ts.State != "RUNNING" {
-					return nil, false
-				}
-				seen[ts.WorkerID] = true
-			}
-		}
-		return seen, true
-	}
+	running := func() (map[string]bool, bool) { return owners(a, srcName, sinkName) }
 	waitFor(t, 90*time.Second, "work spread over both workers", func() bool {
-		seen, ok := owners()
+		seen, ok := running()
 		return ok && seen[aID] && seen[bID]
 	})
-	// A steady state: lines flow and the sink (on either worker) has
-	// committed since the work was spread.
 	spreadAt := sinkCommitted()
 	waitFor(t, 60*time.Second, "lines copied and committed", func() bool {
 		return len(readLines(out)) > 500 && sinkCommitted() > spreadAt
@@ -324,7 +333,7 @@ func testKillFailover(t *testing.T, srcName, sinkName, wantOnB string) {
 	writtenAtKill := lw.written()
 	t.Logf("killed b (running the tasks of %v) after %d lines were written", onB, writtenAtKill)
 	waitFor(t, 90*time.Second, "a running everything", func() bool {
-		seen, ok := owners()
+		seen, ok := running()
 		return ok && len(seen) == 1 && seen[aID]
 	})
 	took := time.Since(killedAt)

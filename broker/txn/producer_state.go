@@ -117,6 +117,12 @@ func (t *ProducerStateTable) Check(b Batch) (Decision, error) {
 				}}, nil
 			}
 		}
+		if len(e.Batches) == 0 {
+			// Its batches were truncated away (retention, DeleteRecords): the
+			// sequence history is gone, so any sequence is accepted, as Kafka
+			// does for a producer whose entry left with the log's head.
+			return Decision{}, nil
+		}
 		if !inSequence(e.lastSeq(), b.FirstSequence) {
 			return Decision{}, fmt.Errorf("%w: producer %d epoch %d expected sequence %d, got %d",
 				ErrOutOfOrderSequence, b.ProducerID, b.ProducerEpoch, nextSeq(e.lastSeq()), b.FirstSequence)
@@ -220,7 +226,8 @@ func (t *ProducerStateTable) Producers() []ProducerInfo {
 
 // TruncateBefore forgets batches that lie wholly before offset (after
 // retention or DeleteRecords moved the log start). Producers left with no
-// batches keep their epoch.
+// batches keep their epoch (older epochs stay fenced) but accept any next
+// sequence.
 func (t *ProducerStateTable) TruncateBefore(offset int64) {
 	for _, e := range t.producers {
 		i := 0

@@ -128,3 +128,29 @@ func FuzzProducerSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// TestProducerStateAfterHeadTruncation: once DeleteRecords or retention removed a
+// producer's cached batches, its next batch continues the sequence (which the broker
+// can no longer check) and is accepted, as Kafka accepts a producer whose entry left
+// with the log's head; an older epoch stays fenced. Streams' repartition purges hit
+// this: an exactly-once producer's next batch was refused OUT_OF_ORDER_SEQUENCE_NUMBER.
+func TestProducerStateAfterHeadTruncation(t *testing.T) {
+	tab := NewProducerStateTable()
+	for _, b := range []Batch{batch(7, 2, 0, 9, 0), batch(7, 2, 10, 19, 10)} {
+		if _, err := tab.Check(b); err != nil {
+			t.Fatal(err)
+		}
+		tab.Record(b)
+	}
+	tab.TruncateBefore(20)
+	if _, err := tab.Check(batch(7, 2, 20, 29, 20)); err != nil {
+		t.Fatalf("next batch after the head was deleted: %v", err)
+	}
+	if _, err := tab.Check(batch(7, 1, 0, 9, 20)); !errors.Is(err, ErrInvalidEpoch) {
+		t.Fatalf("older epoch after truncation: %v, want ErrInvalidEpoch", err)
+	}
+	tab.Record(batch(7, 2, 20, 29, 20))
+	if _, err := tab.Check(batch(7, 2, 35, 39, 30)); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("a gap once batches are cached again: %v, want ErrOutOfOrderSequence", err)
+	}
+}

@@ -27,6 +27,9 @@ func startDistWorker(t *testing.T, brokers, protocol string) *distWorker {
 		"bootstrap.servers": brokers, "offset.flush.interval.ms": "100",
 		"group.id": "cluster", "config.storage.topic": "cc-configs", "offset.storage.topic": "cc-offsets", "status.storage.topic": "cc-status",
 		"heartbeat.interval.ms": "100", "session.timeout.ms": "6000", "rebalance.timeout.ms": "10000",
+		// A sink task moving between the workers must not wait out Kafka's 45 s default
+		// for its old consumer to leave the sink's group.
+		"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "200",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -105,13 +105,9 @@ func sessionAggregate[K, V, A any](ss SessionWindowedStream[K, V], o options, as
 			p.st.forwardFlushes(fw)
 		}
 		if emitStore != "" {
-			p.emitSt = tc.stores[emitStore].(*KeyValueStore[string, int64])
-			last, found, err := p.emitSt.Get(storeName)
-			if err != nil {
+			var err error
+			if p.emitSt, p.lastEmit, err = loadEmitProgress(tc, emitStore, storeName); err != nil {
 				return nil, err
-			}
-			if found {
-				p.lastEmit = last
 			}
 		}
 		return p, nil

@@ -113,13 +113,9 @@ func windowAggregate[K, V, A any](ws TimeWindowedStream[K, V], o options, as Ser
 			p.st.forwardFlushes(fw)
 		}
 		if emitStore != "" {
-			p.emitSt = tc.stores[emitStore].(*KeyValueStore[string, int64])
-			last, found, err := p.emitSt.Get(storeName)
-			if err != nil {
+			var err error
+			if p.emitSt, p.lastEmit, err = loadEmitProgress(tc, emitStore, storeName); err != nil {
 				return nil, err
-			}
-			if found {
-				p.lastEmit = last
 			}
 		}
 		return p, nil
@@ -141,6 +137,17 @@ func addEmitStore(b *Builder, n *gnode, storeName string, o options) string {
 	b.addStore(spec)
 	b.connect(n, name)
 	return name
+}
+
+// loadEmitProgress returns a task's emit-progress store and the window end up to which
+// the aggregation keeping storeName has emitted (-1 when it has not yet).
+func loadEmitProgress(tc *task, emitStore, storeName string) (*KeyValueStore[string, int64], int64, error) {
+	st := tc.stores[emitStore].(*KeyValueStore[string, int64])
+	last, found, err := st.Get(storeName)
+	if err != nil || !found {
+		return st, -1, err
+	}
+	return st, last, nil
 }
 
 // windowAggProc is the processor of a time- or sliding-windowed aggregation of one task.

@@ -90,6 +90,20 @@ type SourceTaskCommitter interface {
 	CommitRecord(rec *SourceRecord, md *RecordMetadata) error
 }
 
+// SourceTaskReleaser is implemented by source tasks that reuse the memory
+// of the records they return (a generator, say, that fills the same
+// records again rather than allocating new ones each Poll).
+type SourceTaskReleaser interface {
+	// Release hands back the slice one Poll returned once the worker is
+	// done with every record in it: each was converted, produced and
+	// acknowledged by Kafka, or dropped by a transformation. The worker
+	// no longer reads the records or their keys and values after it. A
+	// batch that fails, or is still unsent when the task stops, is never
+	// released. Release may be called from another goroutine, while
+	// Poll runs, and must not block.
+	Release(records []*SourceRecord)
+}
+
 // SourceTaskContext gives a source task its configuration and the offsets
 // stored for its source partitions.
 type SourceTaskContext interface {

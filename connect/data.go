@@ -27,6 +27,21 @@ func StructOf(s *Schema, values []any) *Struct {
 	return &Struct{schema: s, values: values}
 }
 
+// StructsOf is StructOf for many structs at once, in one allocation:
+// values holds the field values of len(values)/len(s.Fields) structs one
+// after another, and the i-th struct returned keeps the i-th run of them.
+func StructsOf(s *Schema, values []any) []Struct {
+	nf := len(s.Fields)
+	if nf == 0 {
+		return nil
+	}
+	out := make([]Struct, len(values)/nf)
+	for i := range out {
+		out[i] = Struct{schema: s, values: values[i*nf : (i+1)*nf : (i+1)*nf]}
+	}
+	return out
+}
+
 // Schema returns the struct's schema.
 func (st *Struct) Schema() *Schema { return st.schema }
 

@@ -27,6 +27,11 @@ type sentBatch struct {
 	arena     *[]kgo.Record            // the batch's records, from recordArenas
 	recs      []kgo.Record             // what is left of arena
 	buf       []byte                   // keys and values, in chunks shared by the batch's records
+	chunks    []*[]byte                // every chunk buf has used, from encodeChunks
+	// polled goes back to releaser once every record is acknowledged
+	// (only when the whole poll was converted).
+	polled   []*SourceRecord
+	releaser SourceTaskReleaser
 }
 
 // encodeChunk is the size of the chunks a batch's keys and values are
@@ -45,7 +50,13 @@ func (b *sentBatch) encode(c Converter, ac AppendingConverter, topic string, s *
 		}
 	}()
 	if cap(b.buf)-len(b.buf) < encodeChunk/16 {
-		b.buf = make([]byte, 0, encodeChunk)
+		chunk, _ := encodeChunks.Get().(*[]byte)
+		if chunk == nil {
+			c := make([]byte, 0, encodeChunk)
+			chunk = &c
+		}
+		b.chunks = append(b.chunks, chunk)
+		b.buf = (*chunk)[:0]
 	}
 	start := len(b.buf)
 	buf, null, err := ac.AppendFromConnectData(b.buf, topic, s, v)
@@ -56,9 +67,11 @@ func (b *sentBatch) encode(c Converter, ac AppendingConverter, topic string, s *
 	return buf[start:len(buf):len(buf)], nil
 }
 
-// recordArenas recycles batches' kgo records once Kafka has acknowledged
-// all of them (kgo is done with a record once its promise has run).
-var recordArenas sync.Pool
+// recordArenas and encodeChunks recycle batches' kgo records and the
+// chunks their keys and values were encoded into, once Kafka has
+// acknowledged all of them (kgo is done with a record once its promise
+// has run).
+var recordArenas, encodeChunks sync.Pool
 
 // done counts one record (or the end of sending) off; the last one hands
 // the batch's records back for reuse.
@@ -68,6 +81,14 @@ func (b *sentBatch) done() {
 		// pool lets go of what it holds at the next collections.
 		recordArenas.Put(b.arena)
 		b.arena = nil
+		for _, c := range b.chunks {
+			encodeChunks.Put(c)
+		}
+		b.chunks, b.buf = nil, nil
+		if b.polled != nil {
+			b.releaser.Release(b.polled)
+			b.polled = nil
+		}
 	}
 }
 

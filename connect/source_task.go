@@ -38,6 +38,7 @@ type sourceWork struct {
 
 	client    *kgo.Client
 	committer SourceTaskCommitter
+	releaser  SourceTaskReleaser
 	topics    map[string]bool
 	// pending holds, per offset key, the latest offset polled since the
 	// last commit; only the run goroutine touches it.
@@ -140,6 +141,7 @@ func (w *sourceWork) run(ctx context.Context, r *taskRunner) error {
 	w.topics = map[string]bool{}
 	w.pending = map[string]map[string]any{}
 	w.committer, _ = w.task.(SourceTaskCommitter)
+	w.releaser, _ = w.task.(SourceTaskReleaser)
 	w.keyAC, _ = w.keyConv.(AppendingConverter)
 	w.valAC, _ = w.valConv.(AppendingConverter)
 	w.task.Initialize(sourceCtx{w: w})
@@ -285,6 +287,9 @@ func (w *sourceWork) convert(ctx context.Context, in <-chan polledBatch, out cha
 					break
 				}
 				pb.krs[i] = kr
+			}
+			if pb.err == nil && w.releaser != nil {
+				pb.batch.polled, pb.batch.releaser = recs, w.releaser
 			}
 		}
 		select {

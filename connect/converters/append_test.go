@@ -2,6 +2,8 @@ package converters
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/gregorhq/gregor/connect"
@@ -55,4 +57,26 @@ func TestAppendFromConnectData(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzAppendString: every string becomes one valid JSON string that
+// decodes back to it (invalid UTF-8 to U+FFFD, one per bad byte).
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x1f\x7f", "unicode ☃ é", "bad \xff\xfe utf8", "ends with bad \xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendString([]byte("prefix"), s)
+		if !bytes.HasPrefix(out, []byte("prefix")) {
+			t.Fatalf("prefix lost: %q", out)
+		}
+		var got string
+		if err := json.Unmarshal(out[len("prefix"):], &got); err != nil {
+			t.Fatalf("%q encodes to invalid JSON %q: %v", s, out, err)
+		}
+		want := strings.Map(func(r rune) rune { return r }, s) // invalid bytes become U+FFFD, one each
+		if got != want {
+			t.Fatalf("%q round-trips to %q, want %q", s, got, want)
+		}
+	})
 }

@@ -157,6 +157,7 @@ type Task struct {
 	interval   time.Duration
 	maxWait    time.Duration
 	next       time.Time
+	bufs       pollBufferPool
 }
 
 // Version implements connect.Task.
@@ -221,17 +222,14 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 			t.next = time.Now().Add(time.Duration(t.gen.rng.Int64N(int64(t.maxWait))))
 		}
 	}
-	// One allocation each for the batch's records and field values, not
-	// one per record.
-	recs := make([]*connect.SourceRecord, n)
-	arena := make([]connect.SourceRecord, n)
-	nf := len(t.gen.schema.Fields)
-	vals := make([]any, n*nf)
-	for i := range recs {
-		key, val := t.gen.record(vals[i*nf : (i+1)*nf : (i+1)*nf])
+	// The batch's records, structs and field values come from buffers
+	// the worker released, or from one allocation each.
+	pb := t.bufs.get(t.gen.schema, n)
+	recs, vals, nf := pb.recs, pb.vals, len(t.gen.schema.Fields)
+	for i, r := range recs {
+		key := t.gen.record(vals[i*nf : (i+1)*nf : (i+1)*nf])
 		t.count++
-		arena[i] = connect.SourceRecord{Topic: t.topic, KeySchema: t.gen.keySchema, Key: key, ValueSchema: t.gen.schema, Value: val}
-		recs[i] = &arena[i]
+		*r = connect.SourceRecord{Topic: t.topic, KeySchema: t.gen.keySchema, Key: key, ValueSchema: t.gen.schema, Value: &pb.structs[i]}
 	}
 	// Only the last record carries the source offset (the count so far):
 	// the worker stores offsets per poll, once all of its records are
@@ -242,6 +240,10 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 	last.SourcePartition, last.SourceOffset = map[string]any{TaskField: t.taskID}, map[string]any{IterationField: t.count}
 	return recs, nil
 }
+
+// Release implements connect.SourceTaskReleaser: the batch's memory
+// is filled again by a later Poll.
+func (t *Task) Release(records []*connect.SourceRecord) { t.bufs.put(records) }
 
 // Stop implements connect.Task.
 func (*Task) Stop() error { return nil }

@@ -298,3 +298,35 @@ func FuzzUnmarshalSchema(f *testing.F) {
 		}
 	})
 }
+
+// TestFloatTypeNamesMatchKafka: the schema JSON names the floating-point
+// types "float" and "double", as Kafka's JsonConverter writes and reads
+// them; the "float32" and "float64" gregor once wrote still read.
+func TestFloatTypeNamesMatchKafka(t *testing.T) {
+	for _, tc := range []struct {
+		schema *connect.Schema
+		name   string
+		legacy string
+	}{
+		{connect.Float32Schema, "float", "float32"},
+		{connect.Float64Schema, "double", "float64"},
+	} {
+		b, err := MarshalSchema(tc.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"type":"` + tc.name + `","optional":false}`; string(b) != want {
+			t.Errorf("MarshalSchema(%s) = %s, want %s", tc.schema.Type, b, want)
+		}
+		for _, name := range []string{tc.name, tc.legacy} {
+			s, err := UnmarshalSchema([]byte(`{"type":"` + name + `","optional":true}`))
+			if err != nil || s.Type != tc.schema.Type || !s.Optional {
+				t.Errorf("UnmarshalSchema(%q) = %v, %v; want optional %s", name, s, err, tc.schema.Type)
+			}
+		}
+	}
+	s, v, err := NewJSON().ToConnectData("t", []byte(`{"schema":{"type":"double","optional":false},"payload":1.5}`))
+	if err != nil || s == nil || s.Type != connect.TypeFloat64 || v != 1.5 {
+		t.Fatalf("Kafka's envelope with a double: %v %v %v", s, v, err)
+	}
+}

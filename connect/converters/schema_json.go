@@ -38,7 +38,7 @@ func MarshalSchema(s *connect.Schema) ([]byte, error) {
 // appendSchema appends the schema JSON by hand, in Kafka's field order.
 func appendSchema(b []byte, s *connect.Schema, df decimalFormat) ([]byte, error) {
 	b = append(b, `{"type":`...)
-	b = strconv.AppendQuote(b, string(s.Type))
+	b = strconv.AppendQuote(b, jsonTypeName(s.Type))
 	var err error
 	switch s.Type {
 	case connect.TypeStruct:
@@ -103,6 +103,30 @@ func appendSchema(b []byte, s *connect.Schema, df decimalFormat) ([]byte, error)
 	return append(b, '}'), nil
 }
 
+// jsonTypeName is a type's name in the schema JSON: Kafka's JsonConverter
+// calls the floating-point types "float" and "double".
+func jsonTypeName(t connect.Type) string {
+	switch t {
+	case connect.TypeFloat32:
+		return "float"
+	case connect.TypeFloat64:
+		return "double"
+	}
+	return string(t)
+}
+
+// typeFromJSONName reverses jsonTypeName; it also takes "float32" and
+// "float64", which gregor wrote before it matched Kafka.
+func typeFromJSONName(name string) connect.Type {
+	switch name {
+	case "float":
+		return connect.TypeFloat32
+	case "double":
+		return connect.TypeFloat64
+	}
+	return connect.Type(name)
+}
+
 // UnmarshalSchema parses a schema in Kafka Connect's JSON form.
 func UnmarshalSchema(data []byte) (*connect.Schema, error) {
 	var sj schemaJSON
@@ -120,7 +144,7 @@ func fromSchemaJSON(sj *schemaJSON, depth int) (*connect.Schema, error) {
 	if depth > maxSchemaDepth {
 		return nil, fmt.Errorf("%w: schema nested too deeply", ErrConversion)
 	}
-	t := connect.Type(sj.Type)
+	t := typeFromJSONName(sj.Type)
 	if !t.Valid() {
 		return nil, fmt.Errorf("%w: unknown schema type %q", ErrConversion, sj.Type)
 	}

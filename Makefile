@@ -39,7 +39,7 @@ bench: build ## side-by-side figures: gregor vs franz-go's kfake, state stores v
 	@echo "== streams: windowed count and stream-table join, exactly_once_v2 vs at_least_once"
 	$(GO) test -run '^$$' -bench EOS -benchtime 1x -timeout 900s ./streams/internal/eosbench/
 	@echo "== connect: datagen -> topic and topic -> file vs bare franz-go"
-	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x ./connect/
+	GREGOR_BIN=$(CURDIR)/bin/gregor $(GO) run ./integration/cmd/connectbench
 
 fuzz: ## a short run of every fuzz target
 	@set -e; for pkg in $$($(GO) list ./...); do \

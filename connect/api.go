@@ -140,6 +140,18 @@ type SinkTaskPartitions interface {
 	Close(partitions []TopicPartition) error
 }
 
+// SinkTaskRecordRetention is implemented by sink tasks that can tell the
+// worker they do not keep the records Put gives them.
+type SinkTaskRecordRetention interface {
+	// RetainsRecords reports, after Start, whether the task keeps any
+	// *SinkRecord (or the slice) once Put returns. When it reports false
+	// the worker fills the same records again for a later Put instead of
+	// allocating new ones. Keys, values and headers are the task's to
+	// keep either way. Tasks that do not implement this are assumed to
+	// keep their records.
+	RetainsRecords() bool
+}
+
 // SinkTaskContext gives a sink task its configuration and some control
 // over consumption.
 type SinkTaskContext interface {

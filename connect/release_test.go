@@ -123,3 +123,19 @@ func TestSourceBatchesReleasedAfterAck(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+// endOffset is the sum of a topic's partitions' end offsets.
+func endOffset(tb testing.TB, adm *kadm.Client, topic string) int64 {
+	tb.Helper()
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			n += o.Offset
+		}
+	})
+	return n
+}

@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -43,6 +42,11 @@ type sinkWork struct {
 	stopped   bool
 	commitReq bool
 	topics    map[string]bool
+
+	// reuseRecords: the task does not retain its records, so the
+	// converter refills the arenas in freeArenas.
+	reuseRecords bool
+	freeArenas   chan *sinkArena
 }
 
 type sinkCtx struct{ w *sinkWork }
@@ -81,7 +85,9 @@ func (w *sinkWork) run(ctx context.Context, r *taskRunner) error {
 	}
 	opts = append(opts, kgo.ConsumerGroup("connect-"+w.id.Connector), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(reset), kgo.OnPartitionsAssigned(w.onAssigned),
-		kgo.OnPartitionsRevoked(w.onRevoked), kgo.OnPartitionsLost(w.onLost))
+		kgo.OnPartitionsRevoked(w.onRevoked), kgo.OnPartitionsLost(w.onLost),
+		// Fetched records are decoded into recycled slices (see process).
+		kgo.WithPools(&fetchedRecordPool))
 	if re := strings.TrimSpace(w.connCfg[TopicsRegexConfig]); re != "" {
 		if _, err := regexp.Compile(re); err != nil {
 			return fmt.Errorf("topics.regex: %w", err)
@@ -93,6 +99,9 @@ func (w *sinkWork) run(ctx context.Context, r *taskRunner) error {
 	w.task.Initialize(sinkCtx{w: w})
 	if err := safeCall(func() error { return w.task.Start(maps.Clone(w.taskCfg)) }); err != nil {
 		return fmt.Errorf("task start: %w", err)
+	}
+	if rr, ok := w.task.(SinkTaskRecordRetention); ok && !rr.RetainsRecords() {
+		w.reuseRecords, w.freeArenas = true, make(chan *sinkArena, maxSinkArenas)
 	}
 	w.client, err = kgo.NewClient(opts...)
 	if err != nil {
@@ -165,102 +174,6 @@ func (w *sinkWork) loop(ctx context.Context, r *taskRunner) error {
 		}
 	}
 	return nil
-}
-
-// process converts and delivers one poll's records, in Puts of at most
-// maxRecs (max.poll.records) records each.
-func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches, maxRecs int) error {
-	for _, fe := range fetches.Errors() {
-		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, kgo.ErrClientClosed) {
-			continue
-		}
-		w.h.log.Warn("fetch error", "connector", w.id.Connector, "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
-	}
-	if fetches.NumRecords() == 0 {
-		return nil
-	}
-	recs := fetches.Records()
-	for len(recs) > 0 && ctx.Err() == nil {
-		n := min(len(recs), maxRecs)
-		rewound, err := w.put(ctx, recs[:n])
-		if err != nil {
-			return err
-		}
-		recs = recs[n:]
-		if len(rewound) > 0 {
-			// The task moved these partitions: what was polled after the
-			// Put that asked is fetched again from the new offsets.
-			recs = slices.DeleteFunc(recs, func(kr *kgo.Record) bool {
-				return rewound[TopicPartition{Topic: kr.Topic, Partition: kr.Partition}]
-			})
-		}
-	}
-	return nil
-}
-
-// put converts and delivers one Put's worth of records, and returns the
-// partitions the task asked to rewind.
-func (w *sinkWork) put(ctx context.Context, recs []*kgo.Record) (map[TopicPartition]bool, error) {
-	batch := make([]*SinkRecord, 0, len(recs))
-	// One allocation for the Put's records, not one per record.
-	arena := make([]SinkRecord, len(recs))
-	for i, kr := range recs {
-		sr, err := w.convert(ctx, kr, &arena[i])
-		if err != nil {
-			return nil, fmt.Errorf("record %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
-		}
-		if sr != nil {
-			batch = append(batch, sr)
-		}
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for attempt := 1; ; attempt++ {
-		err := safeCall(func() error { return w.task.Put(batch) })
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrRetriable) {
-			return nil, fmt.Errorf("put: %w", err)
-		}
-		w.mu.Unlock()
-		ok := retryBackoff(ctx, attempt)
-		w.mu.Lock()
-		if !ok {
-			return nil, nil // stopping: these records are not committed
-		}
-	}
-	// Records come in offset order per partition: the last one of each
-	// run of a partition sets its next offset.
-	for i, kr := range recs {
-		if i+1 < len(recs) && recs[i+1].Partition == kr.Partition && recs[i+1].Topic == kr.Topic {
-			continue
-		}
-		tp := TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
-		if w.assigned[tp] {
-			w.current[tp] = kr.Offset + 1
-		}
-		if !w.topics[kr.Topic] {
-			w.topics[kr.Topic] = true
-			_ = w.h.statuses.AddTopic(w.id.Connector, kr.Topic)
-		}
-	}
-	if len(w.rewinds) == 0 {
-		return nil, nil
-	}
-	rewound := make(map[TopicPartition]bool, len(w.rewinds))
-	set := map[string]map[int32]kgo.EpochOffset{}
-	for tp, off := range w.rewinds {
-		if set[tp.Topic] == nil {
-			set[tp.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
-		w.current[tp] = off
-		rewound[tp] = true
-	}
-	clear(w.rewinds)
-	w.client.SetOffsets(set)
-	return rewound, nil
 }
 
 // convert runs the converters and transformations over one consumed

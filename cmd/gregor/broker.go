@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	_ "net/http/pprof" // --debug-addr
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,7 +64,7 @@ with group commit across producers.`,
 	fl.StringArrayVar(&f.set, "set", nil, "set a server.properties value, key=value (repeatable)")
 	fl.StringVar(&f.flush, "flush", "", "flush policy: os (default) or durable (fsync before acknowledging)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fl.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiling endpoints (/debug/pprof) on this address, e.g. 127.0.0.1:6060")
+	fl.StringVar(&f.debugAddr, "debug-addr", "", debugAddrUsage)
 	return cmd
 }
 
@@ -139,16 +135,7 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if f.debugAddr != "" {
-		srv := &http.Server{Addr: f.debugAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("debug server", "err", err)
-			}
-		}()
-		defer srv.Close()
-		logger.Info("profiling endpoints on http://" + f.debugAddr + "/debug/pprof/")
-	}
+	defer startDebugServer(f.debugAddr, logger)()
 	b.Start()
 	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir)
 	<-ctx.Done()

@@ -41,7 +41,7 @@ into gregor: FileStreamSource, FileStreamSink and Datagen (see
 }
 
 func newConnectStandaloneCommand() *cobra.Command {
-	var logLevel string
+	var logLevel, debugAddr string
 	cmd := &cobra.Command{
 		Use:   "standalone worker.properties [connector.properties|connector.json ...]",
 		Short: "Run a standalone worker with the given connectors",
@@ -59,18 +59,20 @@ the worker cleanly: sinks flush, offsets are committed.`,
   curl -s localhost:8083/connectors?expand=status`,
 		Args: minArgs(1, "a worker.properties file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runConnectStandalone(cmd, args[0], args[1:], logLevel)
+			return runConnectStandalone(cmd, args[0], args[1:], logLevel, debugAddr)
 		},
 	}
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&debugAddr, "debug-addr", "", debugAddrUsage)
 	return cmd
 }
 
-func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles []string, logLevel string) error {
+func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles []string, logLevel, debugAddr string) error {
 	loggers, log, wc, err := loadConnectWorker(cmd, workerFile, logLevel)
 	if err != nil {
 		return err
 	}
+	defer startDebugServer(debugAddr, log)()
 	var configs []map[string]string
 	for _, f := range connectorFiles {
 		c, err := readConnectorFile(f)
@@ -109,15 +111,15 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 			return fmt.Errorf("connector %s: %w", c[connect.NameConfig], err)
 		}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone: REST API on %s, %d connector(s), brokers %s\n",
-		strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","))
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone ready on %s (REST API %s, %d connector(s), brokers %s)\n",
+		srv.Addr(), strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","))
 	<-ctx.Done()
 	log.Info("shutting down: flushing and committing offsets")
 	return nil
 }
 
 func newConnectDistributedCommand() *cobra.Command {
-	var logLevel string
+	var logLevel, debugAddr string
 	cmd := &cobra.Command{
 		Use:   "distributed worker.properties",
 		Short: "Run a distributed worker that shares connectors with its group",
@@ -143,14 +145,15 @@ any worker are forwarded to the leader, and answered 409 during a rebalance.`,
   gregor connect distributed worker.properties`,
 		Args: minArgs(1, "a worker.properties file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runConnectDistributed(cmd, args[0], logLevel)
+			return runConnectDistributed(cmd, args[0], logLevel, debugAddr)
 		},
 	}
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&debugAddr, "debug-addr", "", debugAddrUsage)
 	return cmd
 }
 
-func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string) error {
+func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel, debugAddr string) error {
 	if len(cmd.Flags().Args()) > 1 {
 		return usagef("distributed workers take connectors over the REST API, not as files")
 	}
@@ -158,6 +161,7 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string) erro
 	if err != nil {
 		return err
 	}
+	defer startDebugServer(debugAddr, log)()
 	ctx := cmdContext(cmd)
 	d, err := connect.NewDistributed(ctx, wc, connect.Options{Logger: log})
 	if err != nil {

@@ -12,8 +12,15 @@ import (
 
 // String is Kafka Connect's StringConverter: values are written with
 // fmt's %v (strings as they are) in UTF-8 and read back as optional
-// strings.
-type String struct{}
+// strings. The zero value works; NewString's copies the strings it reads
+// into shared chunks rather than one allocation each.
+type String struct {
+	arena *stringArena
+}
+
+// NewString returns a StringConverter that reads strings into shared
+// chunks (see String).
+func NewString() String { return String{arena: &stringArena{}} }
 
 // Configure implements connect.Converter; only UTF-8 is supported.
 func (String) Configure(props map[string]string, _ bool) error {
@@ -80,11 +87,14 @@ func (String) AppendFromConnectData(dst []byte, _ string, _ *connect.Schema, v a
 }
 
 // ToConnectData implements connect.Converter.
-func (String) ToConnectData(_ string, data []byte) (*connect.Schema, any, error) {
+func (c String) ToConnectData(_ string, data []byte) (*connect.Schema, any, error) {
 	if data == nil {
 		return connect.OptionalStringSchema, nil, nil
 	}
-	return connect.OptionalStringSchema, string(data), nil
+	if c.arena == nil {
+		return connect.OptionalStringSchema, string(data), nil
+	}
+	return connect.OptionalStringSchema, c.arena.clone(data), nil
 }
 
 // ByteArray is Kafka Connect's ByteArrayConverter: bytes pass through.
@@ -214,7 +224,7 @@ func Register(reg *connect.Registry) error {
 		f     func() connect.Converter
 	}{
 		{JSONClass, func() connect.Converter { return NewJSON() }},
-		{StringClass, func() connect.Converter { return String{} }},
+		{StringClass, func() connect.Converter { return NewString() }},
 		{ByteArrayClass, func() connect.Converter { return ByteArray{} }},
 		{ShortClass, func() connect.Converter { return NewNumber(connect.TypeInt16) }},
 		{IntegerClass, func() connect.Converter { return NewNumber(connect.TypeInt32) }},

@@ -5,19 +5,24 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/gregorhq/gregor/connect"
 )
 
 // Sink is FileStreamSink: it appends each record's value, one per line, to
-// a file (or stdout), buffered and written once per Put. Flush makes the
-// lines durable (fsync) before the worker commits the consumed offsets.
+// a file (or stdout), buffered and written once per Put. Flush hands the
+// lines to the operating system before the worker commits the consumed
+// offsets, as Kafka's sink does: committed lines survive a crash of the
+// worker, and with fsync=true (gregor's own setting) also a power loss.
+// A clean stop always syncs.
 type Sink struct {
 	props map[string]string
 }
 
 var sinkDef = connect.NewConfigDef().
-	Define(connect.ConfigKey{Name: FileConfig, Type: connect.ConfigString, Importance: connect.High, Doc: "Destination filename. If not specified, the standard output will be used."})
+	Define(connect.ConfigKey{Name: FileConfig, Type: connect.ConfigString, Importance: connect.High, Doc: "Destination filename. If not specified, the standard output will be used."}).
+	Define(connect.ConfigKey{Name: FsyncConfig, Type: connect.ConfigBoolean, Default: "false", Importance: connect.Low, Doc: "Also fsync the file at every flush, before offsets are committed, so that committed lines survive a power loss (gregor's own setting; Kafka's sink only writes them to the operating system)."})
 
 // Version implements connect.Connector.
 func (*Sink) Version() string { return connect.Version }
@@ -30,7 +35,7 @@ func (s *Sink) Start(props map[string]string) error { s.props = props; return ni
 
 // TaskConfigs implements connect.Connector: one task, whatever tasks.max.
 func (s *Sink) TaskConfigs(int) ([]map[string]string, error) {
-	return []map[string]string{{FileConfig: s.props[FileConfig]}}, nil
+	return []map[string]string{{FileConfig: s.props[FileConfig], FsyncConfig: s.props[FsyncConfig]}}, nil
 }
 
 // Stop implements connect.Connector.
@@ -41,8 +46,9 @@ func (*Sink) NewTask() connect.SinkTask { return &SinkTask{} }
 
 // SinkTask writes to one file.
 type SinkTask struct {
-	f *os.File // nil for stdout
-	w *bufio.Writer
+	f     *os.File // nil for stdout
+	w     *bufio.Writer
+	fsync bool // at every Flush
 }
 
 // Version implements connect.Task.
@@ -62,6 +68,7 @@ func (t *SinkTask) Start(props map[string]string) error {
 		t.f, out = f, f
 	}
 	t.w = bufio.NewWriterSize(out, 256<<10)
+	t.fsync = strings.EqualFold(strings.TrimSpace(props[FsyncConfig]), "true")
 	return nil
 }
 
@@ -95,12 +102,16 @@ func (t *SinkTask) Put(records []*connect.SinkRecord) error {
 	return nil
 }
 
+// RetainsRecords implements connect.SinkTaskRecordRetention: Put writes
+// the values out and keeps nothing.
+func (*SinkTask) RetainsRecords() bool { return false }
+
 // Flush implements connect.SinkTask.
 func (t *SinkTask) Flush(map[connect.TopicPartition]int64) error {
 	if err := t.w.Flush(); err != nil {
 		return fmt.Errorf("file sink: flush: %w", err)
 	}
-	if t.f != nil {
+	if t.fsync && t.f != nil {
 		if err := t.f.Sync(); err != nil {
 			return fmt.Errorf("file sink: sync: %w", err)
 		}
@@ -117,6 +128,9 @@ func (t *SinkTask) Stop() error {
 	}
 	err := t.w.Flush()
 	if t.f != nil {
+		if serr := t.f.Sync(); err == nil {
+			err = serr
+		}
 		if cerr := t.f.Close(); err == nil {
 			err = cerr
 		}

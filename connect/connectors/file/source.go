@@ -18,6 +18,8 @@ const (
 	FileConfig      = "file"
 	TopicConfig     = "topic"
 	BatchSizeConfig = "batch.size"
+	// FsyncConfig is gregor's own (Kafka's sink has no such setting).
+	FsyncConfig = "fsync"
 	// Offset keys: source partition {"filename": path}, offset {"position": n}.
 	FilenameField = "filename"
 	PositionField = "position"

@@ -41,14 +41,21 @@ const encodeChunk = 32 << 10
 // encode runs one converter: into the batch's shared buffer when it can
 // append (ac), else as its own allocation. A panic becomes an error.
 func (b *sentBatch) encode(c Converter, ac AppendingConverter, topic string, s *Schema, v any) (out []byte, err error) {
-	if ac == nil {
-		return fromConnect(c, topic, s, v)
-	}
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 		}
 	}()
+	return b.encodeUnprotected(c, ac, topic, s, v)
+}
+
+// encodeUnprotected is encode without the recovery: the caller recovers
+// from a converter's panic (see sourceWork.convert). The buffer is only
+// extended once the converter has returned.
+func (b *sentBatch) encodeUnprotected(c Converter, ac AppendingConverter, topic string, s *Schema, v any) ([]byte, error) {
+	if ac == nil {
+		return c.FromConnectData(topic, s, v)
+	}
 	if cap(b.buf)-len(b.buf) < encodeChunk/16 {
 		chunk, _ := encodeChunks.Get().(*[]byte)
 		if chunk == nil {

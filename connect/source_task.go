@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -275,22 +274,52 @@ func (w *sourceWork) poll(ctx context.Context, r *taskRunner, out chan<- polledB
 // convert transforms and converts a polled batch's records into kgo
 // records.
 func (w *sourceWork) convert(ctx context.Context, pb polledBatch) polledBatch {
-	if len(pb.origs) > 0 {
-		recs := pb.origs
-		pb.krs, pb.batch = make([]*kgo.Record, len(recs)), w.newBatch(len(recs))
-		for i, rec := range recs {
-			kr, err := w.prepare(ctx, pb.batch, rec)
-			if err != nil {
-				pb.origs, pb.err = recs[:i], err
-				break
-			}
-			pb.krs[i] = kr
+	if len(pb.origs) == 0 {
+		return pb
+	}
+	recs := pb.origs
+	pb.krs, pb.batch = make([]*kgo.Record, len(recs)), w.newBatch(len(recs))
+	// The converters run without a recover per call: a panic ends the
+	// run, and the record that panicked is converted again with one, so
+	// that it fails as any conversion error does.
+	for from := 0; from < len(recs); {
+		at, panicked := w.prepareRun(ctx, &pb, from)
+		if !panicked {
+			break
 		}
-		if pb.err == nil && w.releaser != nil {
-			pb.batch.polled, pb.batch.releaser = recs, w.releaser
+		kr, err := w.prepare(ctx, pb.batch, recs[at], true)
+		if err != nil {
+			pb.origs, pb.err = recs[:at], err
+			break
 		}
+		pb.krs[at], from = kr, at+1
+	}
+	if pb.err == nil && w.releaser != nil {
+		pb.batch.polled, pb.batch.releaser = recs, w.releaser
 	}
 	return pb
+}
+
+// prepareRun converts pb's records from index from on, without recovering
+// from a converter's panic per call: it reports the index of a record
+// whose conversion panicked. A conversion error sets pb.err and keeps the
+// records before it.
+func (w *sourceWork) prepareRun(ctx context.Context, pb *polledBatch, from int) (at int, panicked bool) {
+	defer func() {
+		if recover() != nil {
+			panicked = true
+		}
+	}()
+	recs := pb.origs
+	for at = from; at < len(recs); at++ {
+		kr, err := w.prepare(ctx, pb.batch, recs[at], false)
+		if err != nil {
+			pb.origs, pb.err = recs[:at], err
+			return at, false
+		}
+		pb.krs[at] = kr
+	}
+	return at, false
 }
 
 // sendBatch is the last stage of loop: it produces a converted batch
@@ -323,8 +352,15 @@ func (w *sourceWork) sendBatch(pb polledBatch) error {
 }
 
 // prepare runs the transformations and converters; nil means skip. The
-// record is allocated from b.
-func (w *sourceWork) prepare(ctx context.Context, b *sentBatch, orig *SourceRecord) (*kgo.Record, error) {
+// record is allocated from b. With protect, a converter's panic becomes
+// an error; without, it is the caller's to recover.
+func (w *sourceWork) prepare(ctx context.Context, b *sentBatch, orig *SourceRecord, protect bool) (*kgo.Record, error) {
+	encode := func(c Converter, ac AppendingConverter, topic string, s *Schema, v any) ([]byte, error) {
+		if protect {
+			return b.encode(c, ac, topic, s, v)
+		}
+		return b.encodeUnprotected(c, ac, topic, s, v)
+	}
 	rec := orig
 	if len(w.chain) > 0 {
 		ok, err := w.eh.execute(ctx, StageTransformation, "", nil, describeSource(orig), func() error {
@@ -338,7 +374,7 @@ func (w *sourceWork) prepare(ctx context.Context, b *sentBatch, orig *SourceReco
 	}
 	// The converters run once directly, free of closures; only a failure
 	// goes through the error handler (retries, tolerance, logging).
-	key, err := b.encode(w.keyConv, w.keyAC, rec.Topic, rec.KeySchema, rec.Key)
+	key, err := encode(w.keyConv, w.keyAC, rec.Topic, rec.KeySchema, rec.Key)
 	if err != nil {
 		ok, err := w.eh.executeAfter(ctx, StageKeyConverter, w.keyClass, nil, describeSource(orig), time.Now(), err, func() error {
 			var e error
@@ -349,7 +385,7 @@ func (w *sourceWork) prepare(ctx context.Context, b *sentBatch, orig *SourceReco
 			return nil, err
 		}
 	}
-	val, err := b.encode(w.valConv, w.valAC, rec.Topic, rec.ValueSchema, rec.Value)
+	val, err := encode(w.valConv, w.valAC, rec.Topic, rec.ValueSchema, rec.Value)
 	if err != nil {
 		ok, err := w.eh.executeAfter(ctx, StageValueConverter, w.valClass, nil, describeSource(orig), time.Now(), err, func() error {
 			var e error
@@ -385,16 +421,6 @@ func describeSource(orig *SourceRecord) func() string {
 
 // manualPartitionCtx marks a record whose SourceRecord chose a partition.
 var manualPartitionCtx = context.WithValue(context.Background(), manualPartition{}, true)
-
-// fromConnect is one converter call, with safeCall's panic recovery.
-func fromConnect(c Converter, topic string, s *Schema, v any) (b []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
-		}
-	}()
-	return c.FromConnectData(topic, s, v)
-}
 
 func (w *sourceWork) produce(orig *SourceRecord, kr *kgo.Record) {
 	if !w.topics[kr.Topic] {

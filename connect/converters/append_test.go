@@ -3,7 +3,9 @@ package converters
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gregorhq/gregor/connect"
@@ -79,4 +81,50 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("%q round-trips to %q, want %q", s, got, want)
 		}
 	})
+}
+
+// TestStructFieldNameCache: a top-level struct written with the cached
+// field names is byte for byte what the generic writer gives, as schemas
+// alternate (each change refills the cache) and from several goroutines.
+func TestStructFieldNameCache(t *testing.T) {
+	a := connect.NewStructBuilder().Name("a").Field("viewtime", connect.Int64Schema).Field(`quo"te`, connect.OptionalStringSchema).Build()
+	b := connect.NewStructBuilder().Name("b").Field("x", connect.Float64Schema).
+		Field("nested", connect.NewStructBuilder().Field("y", connect.BooleanSchema).Build()).Build()
+	nested := connect.NewStruct(b.Fields[1].Schema).MustPut("y", true)
+	values := []*connect.Struct{
+		connect.NewStruct(a).MustPut("viewtime", int64(7)).MustPut(`quo"te`, "v\n"),
+		connect.NewStruct(b).MustPut("x", 1.5).MustPut("nested", nested),
+		connect.NewStruct(a).MustPut("viewtime", int64(-1)),
+	}
+	for _, schemas := range []bool{false, true} {
+		c := NewJSON()
+		if err := c.Configure(map[string]string{SchemasEnableConfig: fmt.Sprint(schemas)}, false); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 300 {
+					v := values[i%len(values)]
+					got, err := c.FromConnectData("t", v.Schema(), v)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					want, err := appendValue(nil, v.Schema(), v, decimalBase64, true)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !bytes.Contains(got, want) {
+						t.Errorf("schemas=%v: %s does not hold %s", schemas, got, want)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gregorhq/gregor/connect"
 )
@@ -36,6 +37,52 @@ type JSON struct {
 	mu       sync.Mutex // guards the caches
 	toJSON   map[*connect.Schema][]byte
 	fromJSON map[string]*connect.Schema
+
+	// names holds the field names of the last struct schema written as a
+	// top-level value, encoded: most records of a stream share a schema.
+	names atomic.Pointer[fieldNames]
+}
+
+// fieldNames is a struct schema's fields as they open in JSON: `{"a":`,
+// then `,"b":`, ...
+type fieldNames struct {
+	schema *connect.Schema
+	open   [][]byte
+}
+
+// fieldNamesOf returns s's encoded field names, from the one-schema cache.
+func (c *JSON) fieldNamesOf(s *connect.Schema) *fieldNames {
+	if n := c.names.Load(); n != nil && n.schema == s {
+		return n
+	}
+	n := &fieldNames{schema: s, open: make([][]byte, len(s.Fields))}
+	for i, f := range s.Fields {
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		n.open[i] = append(appendString([]byte{sep}, f.Name), ':')
+	}
+	c.names.Store(n)
+	return n
+}
+
+// appendValue is the package's appendValue with the converter's settings,
+// writing a struct of the value's own schema with cached field names.
+func (c *JSON) appendValue(b []byte, s *connect.Schema, v any) ([]byte, error) {
+	st, ok := v.(*connect.Struct)
+	if !ok || s == nil || s.Type != connect.TypeStruct || len(s.Fields) == 0 || st.Schema() != s {
+		return appendValue(b, s, v, c.decimal, c.replaceNull)
+	}
+	names := c.fieldNamesOf(s)
+	for i, f := range s.Fields {
+		b = append(b, names.open[i]...)
+		var err error
+		if b, err = appendValue(b, f.Schema, st.GetAt(i), c.decimal, c.replaceNull); err != nil {
+			return nil, fmt.Errorf("field %q: %w", f.Name, err)
+		}
+	}
+	return append(b, '}'), nil
 }
 
 // NewJSON returns a JsonConverter with Kafka's defaults.
@@ -136,7 +183,7 @@ const maxPooledScratch = 1 << 20
 // schemas are enabled).
 func (c *JSON) appendTo(b []byte, s *connect.Schema, v any) ([]byte, error) {
 	if !c.schemasEnabled {
-		return appendValue(b, s, v, c.decimal, c.replaceNull)
+		return c.appendValue(b, s, v)
 	}
 	b = append(b, `{"schema":`...)
 	if s == nil {
@@ -149,7 +196,7 @@ func (c *JSON) appendTo(b []byte, s *connect.Schema, v any) ([]byte, error) {
 		b = append(b, sj...)
 	}
 	b = append(b, `,"payload":`...)
-	b, err := appendValue(b, s, v, c.decimal, c.replaceNull)
+	b, err := c.appendValue(b, s, v)
 	if err != nil {
 		return nil, err
 	}

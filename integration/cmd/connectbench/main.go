@@ -22,7 +22,7 @@ const prog = "connectbench"
 
 var (
 	records = flag.Int("records", 1_000_000, "records per row and round")
-	rounds  = flag.Int("rounds", 3, "rounds per row; the table shows medians")
+	rounds  = flag.Int("rounds", 5, "rounds per row; the table shows medians")
 	profile = flag.String("worker-profile", "", "write a CPU profile of the worker during each connector's first row to PREFIX-<connector>.pprof")
 )
 

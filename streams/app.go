@@ -72,8 +72,14 @@ type App struct {
 	txnCommitted map[state.TopicPartition]int64
 	owned        map[state.TopicPartition]bool // assigned partitions, guarded by mu
 	reinit       bool                          // tasks to re-create after an abort, guarded by mu
-	wake         atomic.Pointer[context.CancelFunc]
-	failCommits  atomic.Int32 // tests: how many commits to fail with errInjected
+	// aborting is set, under mu, from the moment an abort holds the threads
+	// until its tasks are dropped: onAssigned then creates no task (the
+	// re-creation after the abort does). abortGen counts aborts: a task
+	// made before the last one is stale, and its thread never opens it.
+	aborting    bool
+	abortGen    atomic.Int64
+	wake        atomic.Pointer[context.CancelFunc]
+	failCommits atomic.Int32 // tests: how many commits to fail with errInjected
 
 	sinks      sinkRecords
 	produceErr atomic.Pointer[error]
@@ -507,7 +513,7 @@ func (a *App) newTask(id TaskID, w int) *task {
 		maxIdle: a.cfg.MaxTaskIdle.Milliseconds(),
 		globals: a.globals.storesByName(),
 	})
-	tk.worker = w
+	tk.worker, tk.gen = w, a.abortGen.Load()
 	return tk
 }
 
@@ -539,6 +545,12 @@ func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string]
 			continue
 		}
 		for _, p := range parts {
+			if a.aborting {
+				// The abort's re-creation makes the task, from the
+				// offsets the abort leaves committed.
+				a.owned[state.TopicPartition{Topic: topic, Partition: p}] = true
+				continue
+			}
 			id := TaskID{Subtopology: sub, Partition: p}
 			tk, ok := a.tasks[id]
 			if !ok {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -182,6 +183,7 @@ func (a *App) commitEOS(ctx context.Context, closing []*task) error {
 			err = errors.Join(err, aerr)
 		}
 		h.abort = true
+		a.beginAbort()
 	}
 	rerr := a.release(h, held)
 	if h.abort {
@@ -394,6 +396,7 @@ func (a *App) rawEndTxn(ctx context.Context, commit bool) error {
 // poll loop to re-create the owned ones from the committed offsets.
 func (a *App) dropTasks() {
 	a.mu.Lock()
+	a.aborting = false
 	clear(a.tasks)
 	clear(a.byTP)
 	for _, w := range a.workers {
@@ -407,6 +410,16 @@ func (a *App) dropTasks() {
 	}
 }
 
+// beginAbort marks the tasks made so far stale, while the threads are still held by
+// the aborting commit: a thread that finds one's init message after the release does
+// not open it. Until dropTasks, onAssigned makes no task. The caller holds commitMu.
+func (a *App) beginAbort() {
+	a.mu.Lock()
+	a.aborting = true
+	a.abortGen.Add(1)
+	a.mu.Unlock()
+}
+
 // reinitTasks re-creates the tasks of the owned partitions after an abort, positioned
 // at the committed offsets. The poll loop calls it while rebalances are blocked, after
 // handing out the records it polled, so that no record polled before the rewind reaches
@@ -418,9 +431,15 @@ func (a *App) reinitTasks(ctx context.Context) error {
 		return nil
 	}
 	a.reinit = false
+	// Only partitions without a task are rewound: another abort may have asked for a
+	// re-creation while an earlier one was under way, and rewinding the partitions of
+	// the tasks that one made would hand them their input a second time.
 	owned := map[string][]int32{}
 	var topics []string
 	for tp := range a.owned {
+		if a.byTP[tp] != nil {
+			continue
+		}
 		if owned[tp.Topic] == nil {
 			topics = append(topics, tp.Topic)
 		}
@@ -430,10 +449,7 @@ func (a *App) reinitTasks(ctx context.Context) error {
 	if len(owned) == 0 {
 		return nil
 	}
-	committed, err := a.adm.FetchOffsets(ctx, a.cfg.ApplicationID)
-	if err == nil {
-		err = committed.Error()
-	}
+	committed, err := a.stableOffsets(ctx)
 	if err != nil {
 		return fmt.Errorf("streams: fetch committed offsets: %w", err)
 	}
@@ -464,6 +480,30 @@ func (a *App) reinitTasks(ctx context.Context) error {
 	return nil
 }
 
+// stableOffsets fetches the group's committed offsets with require_stable
+// (KIP-447), waiting out offsets still pending in a transaction that is
+// being committed: without it the offsets of the last commit could read
+// as the ones before it (its markers not written yet) while the restored
+// stores already hold its results, and its input would count twice.
+func (a *App) stableOffsets(ctx context.Context) (kadm.OffsetResponses, error) {
+	backoff := 10 * time.Millisecond
+	for {
+		committed, err := a.adm.FetchOffsets(kadm.RequireStable(ctx), a.cfg.ApplicationID)
+		if err == nil {
+			err = committed.Error()
+		}
+		if !errors.Is(err, kerr.UnstableOffsetCommit) {
+			return committed, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
 // abortAll aborts the open transaction and closes every task dirty; the poll loop
 // re-creates the owned ones. The caller holds commitMu.
 func (a *App) abortAll(ctx context.Context) error {
@@ -471,6 +511,7 @@ func (a *App) abortAll(ctx context.Context) error {
 	h.abort = true
 	held, _, _ := a.holdWorkers(ctx, h, false)
 	err := a.abortTxn(context.WithoutCancel(ctx))
+	a.beginAbort()
 	if rerr := a.release(h, held); rerr != nil {
 		a.cfg.Logger.Warn("streams: closing tasks dirty", "err", rerr)
 	}

@@ -117,6 +117,9 @@ func (w *worker) handle(m wmsg) {
 		if ctx.Err() != nil {
 			return // shutting down: the task is never opened
 		}
+		if m.tk.gen != w.a.abortGen.Load() {
+			return // made before an abort that dropped every task: it is made again
+		}
 		if err := m.tk.init(ctx); err != nil {
 			w.a.fail(err)
 			_, _ = m.tk.close(context.Background(), false)

@@ -43,7 +43,7 @@ func failoverRestores(t *testing.T, standbys int) int64 {
 		return app
 	}
 	victim := start(nil)
-	start(restored)
+	survivor := start(restored)
 	waitFor(t, "both instances running tasks", func() bool { return len(victim.Tasks()) > 0 && len(victim.Tasks()) < 8 })
 	// Distinct words, so that the changelogs hold thousands of records.
 	var recs []*kgo.Record
@@ -63,7 +63,10 @@ func failoverRestores(t *testing.T, standbys int) int64 {
 	before := restored.n
 	restored.mu.Unlock()
 	victim.Kill()
-	produceLines(t, prod, rng, 10, want)
+	// The survivor takes every task over (after the session timeout), and lines on
+	// every partition make each taken-over task restore before the output is whole.
+	waitFor(t, "the survivor running every task", func() bool { return len(survivor.Tasks()) == 8 })
+	produceLines(t, prod, rng, 200, want)
 	out.waitFor(t, want, 60*time.Second)
 	restored.mu.Lock()
 	defer restored.mu.Unlock()

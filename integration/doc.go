@@ -1,7 +1,7 @@
 // Package integration holds Gregor's end-to-end tests: the real gregor
 // binary, started as a child process on a free loopback port with a
 // temporary data directory, driven by real Kafka clients (franz-go,
-// IBM/sarama, kcat, kafka-python) and by raw bytes on a TCP connection.
+// IBM/sarama, kcat, kafka-python, kafkajs) and by raw bytes on a TCP connection.
 //
 // The tests use the binary named by the GREGOR_BIN environment variable (make
 // test-integration sets it); without it, TestMain builds ./cmd/gregor once

@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/gregorhq/gregor/broker/brokertest"
 )
 
 // Commits that fail back to back while three threads take up their tasks: a second
@@ -26,18 +23,8 @@ func TestExactlyOnceAbortsBackToBack(t *testing.T) {
 }
 
 func abortsBackToBack(t *testing.T, round int) {
-	br := brokertest.Start(t, brokertest.WithProperty("group.initial.rebalance.delay.ms", "0"))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	br, cl := sumsBroker(t, 8)
 	ctx := context.Background()
-	for _, topic := range []string{"amounts", "sums"} {
-		if _, err := kadm.NewClient(cl).CreateTopic(ctx, 8, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
-	}
 	rng := rand.New(rand.NewPCG(uint64(round), 2))
 	want := map[string]int64{}
 	var recs []*kgo.Record
@@ -49,15 +36,7 @@ func abortsBackToBack(t *testing.T, round int) {
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	b := NewBuilder()
-	Aggregate(StreamFrom[string, int64](b, "amounts", nil, nil).GroupByKey(),
-		func() int64 { return 0 }, func(_ string, v, sum int64) int64 { return sum + v }, nil, As("sums")).
-		ToStream().To("sums")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := New(topo, Config{ApplicationID: "eos-back-to-back", Brokers: []string{br.Addr()}, StateDir: t.TempDir(),
+	app, err := New(sumsTopology(t), Config{ApplicationID: "eos-back-to-back", Brokers: []string{br.Addr()}, StateDir: t.TempDir(),
 		ProcessingGuarantee: ExactlyOnceV2, NumStreamThreads: 3, SessionTimeout: 6 * time.Second,
 		CommitInterval: 20 * time.Millisecond, ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond)}})
 	if err != nil {

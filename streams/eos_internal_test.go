@@ -23,27 +23,9 @@ import (
 // read_committed then only grow and end exact: the aborted work left no trace and no
 // input was lost.
 func TestExactlyOnceAbortRecreatesTasks(t *testing.T) {
-	br := brokertest.Start(t, brokertest.WithProperty("group.initial.rebalance.delay.ms", "0"))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	br, cl := sumsBroker(t, 3)
 	ctx := context.Background()
-	for _, topic := range []string{"amounts", "sums"} {
-		if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b := NewBuilder()
-	Aggregate(StreamFrom[string, int64](b, "amounts", nil, nil).GroupByKey(),
-		func() int64 { return 0 }, func(_ string, v, sum int64) int64 { return sum + v }, nil, As("sums")).
-		ToStream().To("sums")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := New(topo, Config{ApplicationID: "eos-abort", Brokers: []string{br.Addr()}, StateDir: t.TempDir(),
+	app, err := New(sumsTopology(t), Config{ApplicationID: "eos-abort", Brokers: []string{br.Addr()}, StateDir: t.TempDir(),
 		ProcessingGuarantee: ExactlyOnceV2, NumStreamThreads: 2, SessionTimeout: 6 * time.Second,
 		ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond)}})
 	if err != nil {
@@ -100,6 +82,38 @@ func TestExactlyOnceAbortRecreatesTasks(t *testing.T) {
 			t.Fatalf("application failed: %v", err)
 		}
 	}
+}
+
+// sumsBroker starts a broker with the topics "amounts" and "sums" of the given
+// partitions, and a client of it closed with the test.
+func sumsBroker(t *testing.T, partitions int32) (*brokertest.Broker, *kgo.Client) {
+	t.Helper()
+	br := brokertest.Start(t, brokertest.WithProperty("group.initial.rebalance.delay.ms", "0"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	for _, topic := range []string{"amounts", "sums"} {
+		if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), partitions, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return br, cl
+}
+
+// sumsTopology sums each key's int64 amounts into the store and topic "sums".
+func sumsTopology(t *testing.T) *Topology {
+	t.Helper()
+	b := NewBuilder()
+	Aggregate(StreamFrom[string, int64](b, "amounts", nil, nil).GroupByKey(),
+		func() int64 { return 0 }, func(_ string, v, sum int64) int64 { return sum + v }, nil, As("sums")).
+		ToStream().To("sums")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
 }
 
 // The process id (and with it the transactional id) survives restarts, and two

@@ -76,7 +76,16 @@ func TestInteractiveQueriesAcrossInstances(t *testing.T) {
 			if md.Active.String() != servers[i] {
 				remote++
 			}
-			got, found, err := streams.QueryKey[string, int64](ctx, app, "counts", word, nil, nil)
+			// ErrNotHosted is retriable, as Kafka's InvalidStateStoreException: a
+			// task can still be moving (a follow-up rebalance, an init not yet run).
+			var got int64
+			var found bool
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				got, found, err = streams.QueryKey[string, int64](ctx, app, "counts", word, nil, nil)
+				if !errors.Is(err, streams.ErrNotHosted) || time.Now().After(deadline) {
+					break
+				}
+			}
 			if err != nil || !found || got != n {
 				t.Fatalf("instance %d: count of %q = %d (found %v, err %v), want %d", i, word, got, found, err, n)
 			}

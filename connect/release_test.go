@@ -23,20 +23,14 @@ const (
 // releasingSource polls releaseBatches batches and checks that the worker
 // releases each one exactly once, and only after Kafka acknowledged every
 // record in it (CommitRecord runs at the acknowledgement).
-type releasingSource struct{}
+type releasingSource struct{ stubConnector }
 
-func (releasingSource) Version() string               { return "1" }
-func (releasingSource) Config() *connect.ConfigDef    { return connect.NewConfigDef() }
-func (releasingSource) Start(map[string]string) error { return nil }
-func (releasingSource) Stop() error                   { return nil }
-func (releasingSource) NewTask() connect.SourceTask   { return releases.task }
-func (releasingSource) TaskConfigs(int) ([]map[string]string, error) {
-	return []map[string]string{{}}, nil
-}
+func (releasingSource) NewTask() connect.SourceTask { return releases.task }
 
 var releases struct{ task *releasingTask }
 
 type releasingTask struct {
+	stubTask
 	topic  string
 	polled int
 
@@ -46,10 +40,7 @@ type releasingTask struct {
 	problems []string
 }
 
-func (*releasingTask) Version() string                      { return "1" }
 func (*releasingTask) Initialize(connect.SourceTaskContext) {}
-func (*releasingTask) Start(map[string]string) error        { return nil }
-func (*releasingTask) Stop() error                          { return nil }
 func (*releasingTask) Commit() error                        { return nil }
 
 func (r *releasingTask) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {

@@ -18,20 +18,17 @@ const reuseRecords = 3000
 
 // recordingSink checks each Put's records against their offsets, keeps
 // what it is allowed to keep, and counts the distinct records it saw.
-type recordingSink struct{ retains bool }
-
-func (recordingSink) Version() string               { return "1" }
-func (recordingSink) Config() *connect.ConfigDef    { return connect.NewConfigDef() }
-func (recordingSink) Start(map[string]string) error { return nil }
-func (recordingSink) Stop() error                   { return nil }
-func (recordingSink) TaskConfigs(int) ([]map[string]string, error) {
-	return []map[string]string{{}}, nil
+type recordingSink struct {
+	stubConnector
+	retains bool
 }
+
 func (s recordingSink) NewTask() connect.SinkTask { return sinks[s.retains] }
 
 var sinks = map[bool]*recordingTask{}
 
 type recordingTask struct {
+	stubTask
 	retains bool
 
 	mu       sync.Mutex
@@ -41,10 +38,7 @@ type recordingTask struct {
 	problems []string
 }
 
-func (*recordingTask) Version() string                              { return "1" }
 func (*recordingTask) Initialize(connect.SinkTaskContext)           {}
-func (*recordingTask) Start(map[string]string) error                { return nil }
-func (*recordingTask) Stop() error                                  { return nil }
 func (*recordingTask) Flush(map[connect.TopicPartition]int64) error { return nil }
 func (t *recordingTask) RetainsRecords() bool                       { return t.retains }
 

@@ -24,20 +24,14 @@ const (
 // rewindingSink asks, through its context, to re-read from rewindTo the
 // first time a Put holds offset rewindAt, and records every offset it was
 // given, Put by Put.
-type rewindingSink struct{}
+type rewindingSink struct{ stubConnector }
 
-func (rewindingSink) Version() string               { return "1" }
-func (rewindingSink) Config() *connect.ConfigDef    { return connect.NewConfigDef() }
-func (rewindingSink) Start(map[string]string) error { return nil }
-func (rewindingSink) Stop() error                   { return nil }
-func (rewindingSink) TaskConfigs(int) ([]map[string]string, error) {
-	return []map[string]string{{}}, nil
-}
 func (rewindingSink) NewTask() connect.SinkTask { return rewinder }
 
 var rewinder = &rewindingTask{}
 
 type rewindingTask struct {
+	stubTask
 	ctx connect.SinkTaskContext
 
 	mu     sync.Mutex
@@ -46,10 +40,7 @@ type rewindingTask struct {
 	counts map[int64]int
 }
 
-func (*rewindingTask) Version() string                              { return "1" }
 func (t *rewindingTask) Initialize(ctx connect.SinkTaskContext)     { t.ctx = ctx }
-func (*rewindingTask) Start(map[string]string) error                { return nil }
-func (*rewindingTask) Stop() error                                  { return nil }
 func (*rewindingTask) Flush(map[connect.TopicPartition]int64) error { return nil }
 
 func (t *rewindingTask) Put(recs []*connect.SinkRecord) error {

@@ -12,7 +12,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/internal/kgopool"
 )
+
+// fetchedRecords holds the record slices the sink consumers decode
+// fetches into, recycled once the records are delivered (see process).
+var fetchedRecords kgopool.Records
 
 // sinkWork runs a sink task: a consumer in group connect-<name> polls,
 // converts and Puts records; every offset.flush.interval.ms, before
@@ -87,7 +93,7 @@ func (w *sinkWork) run(ctx context.Context, r *taskRunner) error {
 		kgo.ConsumeResetOffset(reset), kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked), kgo.OnPartitionsLost(w.onLost),
 		// Fetched records are decoded into recycled slices (see process).
-		kgo.WithPools(&fetchedRecordPool))
+		kgo.WithPools(&fetchedRecords))
 	if re := strings.TrimSpace(w.connCfg[TopicsRegexConfig]); re != "" {
 		if _, err := regexp.Compile(re); err != nil {
 			return fmt.Errorf("topics.regex: %w", err)

@@ -38,21 +38,16 @@ func (p panickyConverter) AppendFromConnectData(dst []byte, topic string, s *con
 
 // boomSource polls panicRecords records in batches of 100, record 150's
 // value being "boom".
-type boomSource struct{}
+type boomSource struct{ stubConnector }
 
-func (boomSource) Version() string                              { return "1" }
-func (boomSource) Config() *connect.ConfigDef                   { return connect.NewConfigDef() }
-func (boomSource) Start(map[string]string) error                { return nil }
-func (boomSource) Stop() error                                  { return nil }
-func (boomSource) TaskConfigs(int) ([]map[string]string, error) { return []map[string]string{{}}, nil }
-func (boomSource) NewTask() connect.SourceTask                  { return &boomTask{} }
+func (boomSource) NewTask() connect.SourceTask { return &boomTask{} }
 
-type boomTask struct{ n int }
+type boomTask struct {
+	stubTask
+	n int
+}
 
-func (*boomTask) Version() string                      { return "1" }
 func (*boomTask) Initialize(connect.SourceTaskContext) {}
-func (t *boomTask) Start(map[string]string) error      { return nil }
-func (*boomTask) Stop() error                          { return nil }
 
 func (t *boomTask) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 	if t.n >= panicRecords {

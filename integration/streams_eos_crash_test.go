@@ -74,22 +74,7 @@ func TestWordcountExactlyOnceCrashes(t *testing.T) {
 	ctx := testCtx(t, 5*time.Minute)
 	out := newCommittedCounts(t, app.addr)
 
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if err := src.produce(ctx, 50); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
+	stopSource := src.flow(ctx, 50, 20*time.Millisecond)
 	adm := newKadm(t, app.addr)
 	const kills = 4
 	for i := range kills {
@@ -107,8 +92,7 @@ func TestWordcountExactlyOnceCrashes(t *testing.T) {
 		out.poll(t, 100*time.Millisecond)
 	}
 	app.start()
-	close(stop)
-	if err := <-done; err != nil {
+	if err := stopSource(); err != nil {
 		t.Fatal(err)
 	}
 	want := src.expected()

@@ -146,6 +146,30 @@ func (s *lineSource) produce(ctx context.Context, n int) error {
 	return nil
 }
 
+// flow produces n lines every interval on its own goroutine until the returned
+// stop is called; stop returns the first failure.
+func (s *lineSource) flow(ctx context.Context, n int, every time.Duration) (stop func() error) {
+	quit, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-quit:
+				done <- nil
+				return
+			case <-time.After(every):
+			}
+			if err := s.produce(ctx, n); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return func() error {
+		close(quit)
+		return <-done
+	}
+}
+
 // mustProduce is produce for the test's goroutine.
 func (s *lineSource) mustProduce(ctx context.Context, n int) {
 	s.t.Helper()
@@ -345,22 +369,7 @@ func TestWordcountCrashMidStream(t *testing.T) {
 	ctx := testCtx(t, 4*time.Minute)
 
 	// The source produces in small steps for as long as the kills go on.
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if err := src.produce(ctx, 50); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
+	stopSource := src.flow(ctx, 50, 20*time.Millisecond)
 	adm := newKadm(t, app.addr)
 	for i := range 3 {
 		base, err := committedInput(ctx, adm)
@@ -378,8 +387,7 @@ func TestWordcountCrashMidStream(t *testing.T) {
 		app.crash()
 	}
 	app.start()
-	close(stop)
-	if err := <-done; err != nil {
+	if err := stopSource(); err != nil {
 		t.Fatal(err)
 	}
 	waitDrained(t, ctx, app.addr)

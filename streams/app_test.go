@@ -28,6 +28,16 @@ func startBroker(t *testing.T) *brokertest.Broker {
 	return brokertest.Start(t, brokertest.WithProperty("group.initial.rebalance.delay.ms", "0"))
 }
 
+// wordCountBroker starts a broker with the word count's input and output
+// topics of the given partitions, and returns it with a producing client.
+func wordCountBroker(t *testing.T, partitions int32) (*brokertest.Broker, *kgo.Client) {
+	t.Helper()
+	b := startBroker(t)
+	createTopic(t, b.Addr(), inTopic, partitions)
+	createTopic(t, b.Addr(), outTopic, partitions)
+	return b, client(t, b.Addr())
+}
+
 func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
@@ -142,10 +152,7 @@ func startApp(t *testing.T, addr, dir string, threads int, rl state.RestoreListe
 }
 
 func TestAppWordCount(t *testing.T) {
-	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, 4)
-	createTopic(t, b.Addr(), outTopic, 4)
-	prod := client(t, b.Addr())
+	b, prod := wordCountBroker(t, 4)
 	rng := rand.New(rand.NewPCG(1, 2))
 	want := map[string]int64{}
 	produceLines(t, prod, rng, 2000, want)
@@ -182,10 +189,7 @@ func TestAppWordCount(t *testing.T) {
 // A crash loses the local state; the restarted application restores it from the
 // changelog and continues the counts.
 func TestAppKillRestore(t *testing.T) {
-	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, 2)
-	createTopic(t, b.Addr(), outTopic, 2)
-	prod := client(t, b.Addr())
+	b, prod := wordCountBroker(t, 2)
 	rng := rand.New(rand.NewPCG(3, 4))
 	want := map[string]int64{}
 	produceLines(t, prod, rng, 1000, want)
@@ -212,10 +216,7 @@ func TestAppKillRestore(t *testing.T) {
 // Two instances share the tasks; instances join and leave while input flows, and the
 // counts stay exact.
 func TestAppTwoInstancesRebalance(t *testing.T) {
-	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, 4)
-	createTopic(t, b.Addr(), outTopic, 4)
-	prod := client(t, b.Addr())
+	b, prod := wordCountBroker(t, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
 	want := map[string]int64{}
 	a1 := startApp(t, b.Addr(), t.TempDir(), 2, nil)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -299,11 +300,17 @@ func (a *App) abortTxn(ctx context.Context) error {
 // retryTxn runs fn until it succeeds or fails with an error other than
 // CONCURRENT_TRANSACTIONS or a retriable coordinator error.
 func retryTxn(ctx context.Context, fn func() error) error {
+	return retryOn(ctx, fn, kerr.ConcurrentTransactions, kerr.CoordinatorLoadInProgress,
+		kerr.CoordinatorNotAvailable, kerr.NotCoordinator)
+}
+
+// retryOn runs fn, backing off from 10ms to 500ms, until it succeeds, fails
+// with an error that is none of retriable, or ctx ends.
+func retryOn(ctx context.Context, fn func() error, retriable ...error) error {
 	backoff := 10 * time.Millisecond
 	for {
 		err := fn()
-		if err == nil || !(errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, kerr.CoordinatorLoadInProgress) ||
-			errors.Is(err, kerr.CoordinatorNotAvailable) || errors.Is(err, kerr.NotCoordinator)) {
+		if err == nil || !slices.ContainsFunc(retriable, func(r error) bool { return errors.Is(err, r) }) {
 			return err
 		}
 		select {
@@ -486,22 +493,15 @@ func (a *App) reinitTasks(ctx context.Context) error {
 // as the ones before it (its markers not written yet) while the restored
 // stores already hold its results, and its input would count twice.
 func (a *App) stableOffsets(ctx context.Context) (kadm.OffsetResponses, error) {
-	backoff := 10 * time.Millisecond
-	for {
-		committed, err := a.adm.FetchOffsets(kadm.RequireStable(ctx), a.cfg.ApplicationID)
-		if err == nil {
+	var committed kadm.OffsetResponses
+	err := retryOn(ctx, func() error {
+		var err error
+		if committed, err = a.adm.FetchOffsets(kadm.RequireStable(ctx), a.cfg.ApplicationID); err == nil {
 			err = committed.Error()
 		}
-		if !errors.Is(err, kerr.UnstableOffsetCommit) {
-			return committed, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, errors.Join(err, ctx.Err())
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 200*time.Millisecond)
-	}
+		return err
+	}, kerr.UnstableOffsetCommit)
+	return committed, err
 }
 
 // abortAll aborts the open transaction and closes every task dirty; the poll loop

@@ -3,6 +3,7 @@ package streams_test
 import (
 	"context"
 	"encoding/binary"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -96,49 +97,10 @@ func (o *committedReader) waitFor(t *testing.T, want func() map[string]int64, ti
 // aborted, their state lost or kept) leave committed output in which every input line
 // counts once: counts only grow and end exact.
 func TestAppExactlyOnceKills(t *testing.T) {
-	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, 4)
-	createTopic(t, b.Addr(), outTopic, 4)
-	prod := client(t, b.Addr())
-	rng := rand.New(rand.NewPCG(7, 8))
-	var mu sync.Mutex
-	want := map[string]int64{}
-	snapshot := func() map[string]int64 {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string]int64, len(want))
-		for k, v := range want {
-			out[k] = v
-		}
-		return out
-	}
-	produce := func(n int) {
-		local := map[string]int64{}
-		mu.Lock()
-		seed := rng.Uint64()
-		mu.Unlock()
-		produceLines(t, prod, rand.New(rand.NewPCG(seed, 1)), n, local)
-		mu.Lock()
-		for k, v := range local {
-			want[k] += v
-		}
-		mu.Unlock()
-	}
-	produce(500)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			produce(20)
-		}
-	}()
+	b, prod := wordCountBroker(t, 4)
+	feed := newLineFeed(t, prod, 7, 8)
+	feed.produce(500)
+	stopFeed := feed.flow()
 	dir := t.TempDir()
 	out := newCommittedReader(t, b.Addr())
 	for i := range 3 {
@@ -148,10 +110,7 @@ func TestAppExactlyOnceKills(t *testing.T) {
 				t.Fatal("no tasks assigned")
 			}
 		}
-		mu.Lock()
-		d := time.Duration(300+rng.IntN(500)) * time.Millisecond
-		mu.Unlock()
-		time.Sleep(d)
+		time.Sleep(time.Duration(300+feed.intN(500)) * time.Millisecond)
 		app.Kill()
 		if i%2 == 1 { // lose the local state too
 			if err := os.RemoveAll(filepath.Join(dir, "streams-wordcount")); err != nil {
@@ -161,17 +120,16 @@ func TestAppExactlyOnceKills(t *testing.T) {
 	}
 	rc := &restoreCount{}
 	app := startEOSApp(t, b.Addr(), dir, 2, rc)
-	close(done)
-	wg.Wait()
-	out.waitFor(t, snapshot, 60*time.Second)
+	stopFeed()
+	out.waitFor(t, feed.snapshot, 60*time.Second)
 	if err := app.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// A clean close wrote checkpoints: a restart restores nothing.
 	rc2 := &restoreCount{}
 	app = startEOSApp(t, b.Addr(), dir, 2, rc2)
-	produce(100)
-	out.waitFor(t, snapshot, 60*time.Second)
+	feed.produce(100)
+	out.waitFor(t, feed.snapshot, 60*time.Second)
 	if err := app.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -184,45 +142,9 @@ func TestAppExactlyOnceKills(t *testing.T) {
 // through commits of the revoked tasks' transactions: the committed counts only grow and
 // end exact.
 func TestAppExactlyOnceRebalance(t *testing.T) {
-	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, 4)
-	createTopic(t, b.Addr(), outTopic, 4)
-	prod := client(t, b.Addr())
-	rng := rand.New(rand.NewPCG(13, 14))
-	var mu sync.Mutex
-	want := map[string]int64{}
-	snapshot := func() map[string]int64 {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string]int64, len(want))
-		for k, v := range want {
-			out[k] = v
-		}
-		return out
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			mu.Lock()
-			seed := rng.Uint64()
-			mu.Unlock()
-			local := map[string]int64{}
-			produceLines(t, prod, rand.New(rand.NewPCG(seed, 1)), 20, local)
-			mu.Lock()
-			for k, v := range local {
-				want[k] += v
-			}
-			mu.Unlock()
-		}
-	}()
+	b, prod := wordCountBroker(t, 4)
+	feed := newLineFeed(t, prod, 13, 14)
+	stopFeed := feed.flow()
 	out := newCommittedReader(t, b.Addr())
 	a1 := startEOSApp(t, b.Addr(), t.TempDir(), 2, nil)
 	time.Sleep(500 * time.Millisecond)
@@ -237,10 +159,74 @@ func TestAppExactlyOnceRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	close(done)
-	wg.Wait()
-	out.waitFor(t, snapshot, 60*time.Second)
+	stopFeed()
+	out.waitFor(t, feed.snapshot, 60*time.Second)
 	if err := a2.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// lineFeed produces word-count lines, from the test and from a background
+// goroutine, and keeps the counts they add up to.
+type lineFeed struct {
+	t    *testing.T
+	prod *kgo.Client
+	mu   sync.Mutex // guards rng and want
+	rng  *rand.Rand
+	want map[string]int64
+}
+
+func newLineFeed(t *testing.T, prod *kgo.Client, seed1, seed2 uint64) *lineFeed {
+	return &lineFeed{t: t, prod: prod, rng: rand.New(rand.NewPCG(seed1, seed2)), want: map[string]int64{}}
+}
+
+// produce sends n lines and adds their words to the counts.
+func (f *lineFeed) produce(n int) {
+	f.mu.Lock()
+	seed := f.rng.Uint64()
+	f.mu.Unlock()
+	local := map[string]int64{}
+	produceLines(f.t, f.prod, rand.New(rand.NewPCG(seed, 1)), n, local)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, v := range local {
+		f.want[k] += v
+	}
+}
+
+// intN draws from the feed's random source.
+func (f *lineFeed) intN(n int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rng.IntN(n)
+}
+
+// snapshot copies the counts so far.
+func (f *lineFeed) snapshot() map[string]int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.want)
+}
+
+// flow produces 20 lines every 10ms until the returned stop, which waits for
+// the last of them.
+func (f *lineFeed) flow() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			f.produce(20)
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }

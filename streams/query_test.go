@@ -28,10 +28,7 @@ func freeAddr(t *testing.T) string {
 // Two instances share the word count's tasks; each answers for every word, from its own
 // tasks or over HTTP from the other's, with the counts the output topic ends with.
 func TestInteractiveQueriesAcrossInstances(t *testing.T) {
-	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, 4)
-	createTopic(t, b.Addr(), outTopic, 4)
-	prod := client(t, b.Addr())
+	b, prod := wordCountBroker(t, 4)
 	want := map[string]int64{}
 	produceLines(t, prod, rand.New(rand.NewPCG(3, 4)), 1000, want)
 

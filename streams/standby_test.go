@@ -16,10 +16,7 @@ import (
 // replicas, stops one as a crash would, and returns how many changelog records the
 // survivor restored to take its tasks over.
 func failoverRestores(t *testing.T, standbys int) int64 {
-	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, 4)
-	createTopic(t, b.Addr(), outTopic, 4)
-	prod := client(t, b.Addr())
+	b, prod := wordCountBroker(t, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
 	want := map[string]int64{}
 	start := func(rl *restoreCount) *streams.App {

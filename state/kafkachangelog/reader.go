@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregorhq/gregor/internal/kgopool"
 	"github.com/gregorhq/gregor/state"
 )
 
@@ -165,7 +166,7 @@ func (r *Reader) fetch(ctx context.Context, tp state.TopicPartition, offset int6
 	}
 	fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
 		Offset: offset, IsolationLevel: iso, Topic: tp.Topic, Partition: tp.Partition,
-		Pools: []kgo.Pool{recordPool},
+		Pools: []kgo.Pool{&recordPool},
 	}, p, kgo.DefaultDecompressor(), nil)
 	out := make([]state.ChangelogRecord, len(fp.Records))
 	for i, rec := range fp.Records {
@@ -182,19 +183,4 @@ func (r *Reader) fetch(ctx context.Context, tp state.TopicPartition, offset int6
 
 // recordPool lends kgo the Record slices a fetch is decoded into, so a restore of a
 // million records does not allocate (and garbage-collect) a million Records.
-var recordPool kgo.PoolRecords = &recordSlices{}
-
-// recordSlices is a kgo.PoolRecords over a sync.Pool.
-type recordSlices struct{ p sync.Pool }
-
-func (r *recordSlices) GetRecords(n int) []kgo.Record {
-	if s, ok := r.p.Get().(*[]kgo.Record); ok && cap(*s) >= n {
-		return (*s)[:n]
-	}
-	return make([]kgo.Record, n)
-}
-
-func (r *recordSlices) PutRecords(s []kgo.Record) {
-	clear(s[:cap(s)])
-	r.p.Put(&s)
-}
+var recordPool kgopool.Records

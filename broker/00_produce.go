@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,8 +37,15 @@ import (
 //   - v9: flexible
 //   - v10: CurrentLeader / NodeEndpoints tagged fields (not needed on one node)
 //   - v12: KIP-890 part 1: a transactional batch must go to a partition the
-//     producer added to its ongoing transaction (else INVALID_TXN_STATE)
+//     producer added to its ongoing transaction (else INVALID_TXN_STATE),
+//     checked with the coordinator on whichever broker it lives
+//     (txn_verify.go; NOT_ENOUGH_REPLICAS while it cannot be reached)
 //   - v13: topics named by ID (KIP-516)
+//
+// Authorization: a request with a transactional ID needs WRITE on it (else
+// every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED); each topic
+// needs WRITE (else TOPIC_AUTHORIZATION_FAILED, whether it exists or not).
+// A denied partition appends nothing.
 
 func init() { register(0, 3, 13, handleProduce) }
 
@@ -55,7 +63,13 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	now := time.Now()
 
+	if req.TransactionID != nil && !r.authorizeTxnID(kmsg.ACLOperationWrite, *req.TransactionID) {
+		return produceRefused(req, resp, kerr.TransactionalIDAuthorizationFailed), nil
+	}
+	writable := r.topicAuthorizer(kmsg.ACLOperationWrite) // authorize.go
 	var pending []pendingSync
+	var waits []replicationWait
+	verdicts := b.txnProduceVerdicts(req, r.version) // txn_verify.go
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -75,23 +89,41 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 			switch {
 			case !acksOK:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+			case !(t == nil && r.version >= 13) && !writable.allowed(topicName(t, rt.Topic)):
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil:
 				sp.ErrorCode = topicErr.Code
 			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = t.partitionError(rp.Partition).Code
+				b.produceLeaderHint(r, resp, &sp, t, rp.Partition)
 			case t.internal:
 				// Only the broker writes __consumer_offsets and __transaction_state.
 				sp.ErrorCode = kerr.InvalidTopicException.Code
 				if r.version >= 8 {
 					sp.ErrorMessage = kmsg.StringPtr("Cannot append to internal topic " + t.name)
 				}
+			case req.Acks == -1 && !p.enoughInSync():
+				// acks=all with the ISR below min.insync.replicas: refused
+				// before anything is appended.
+				sp.ErrorCode = kerr.NotEnoughReplicas.Code
+				if r.version >= 8 {
+					sp.ErrorMessage = kmsg.StringPtr(p.inSyncMessage())
+				}
 			default:
-				next, kErr, msg := b.produceTo(p, rp.Records, r.version, req, now, &sp)
+				// The batch is stamped with the leader epoch read here; it
+				// is appended only while this node still leads in it
+				// (appendAsLeader), and an acks=all wait holds only while
+				// it still does.
+				epoch := p.log.LeaderEpoch()
+				next, kErr, msg := b.produceTo(p, epoch, rp.Records, r.version, req, now, &sp, verdicts)
 				if kErr == nil {
 					if b.cfg.FlushPolicy == FlushDurable && req.Acks != 0 {
 						pending = append(pending, pendingSync{p: p, next: next, topic: len(resp.Topics), partIdx: len(st.Partitions)})
 					} else {
-						p.advanceHighWatermark(next)
+						p.localAppended(next)
+					}
+					if req.Acks == -1 {
+						waits = append(waits, replicationWait{p: p, next: next, epoch: epoch, topic: len(resp.Topics), partIdx: len(st.Partitions)})
 					}
 				}
 				if kErr != nil {
@@ -111,15 +143,53 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	if len(pending) > 0 {
 		b.syncAppended(resp, pending)
 	}
+	if len(waits) > 0 {
+		b.awaitReplication(r, resp, waits, time.Duration(req.TimeoutMillis)*time.Millisecond) // replication.go
+	}
 	if req.Acks == 0 {
 		return nil, nil
 	}
 	return resp, nil
 }
 
-// produceTo validates and appends one partition's batch, filling sp.
-// It returns the offset after the batch.
-func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kmsg.ProduceRequest, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (int64, *kerr.Error, string) {
+// produceLeaderHint adds the partition's current leader to a
+// NOT_LEADER_OR_FOLLOWER answer (v10+, KIP-951), and the leader's endpoint
+// to the response once.
+func (b *Broker) produceLeaderHint(r *request, resp *kmsg.ProduceResponse, sp *kmsg.ProduceResponseTopicPartition, t *topic, partition int32) {
+	if sp.ErrorCode != kerr.NotLeaderForPartition.Code || r.version < 10 {
+		return
+	}
+	h := b.hintFor(t, partition, r.conn.listener)
+	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = h.leader, h.epoch
+	if h.endpoint != nil && !slices.ContainsFunc(resp.Brokers, func(x kmsg.ProduceResponseBroker) bool { return x.NodeID == h.leader }) {
+		resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: h.leader, Host: h.endpoint.host, Port: h.endpoint.port})
+	}
+}
+
+// produceRefused answers every partition of a produce with code (nil for
+// acks=0, which gets no response).
+func produceRefused(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code *kerr.Error) kmsg.Response {
+	if req.Acks == 0 {
+		return nil
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, code.Code
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// produceTo validates and appends one partition's batch in leader epoch
+// epoch, filling sp. It returns the offset after the batch. verdicts are
+// the transaction verifications of the request's batches.
+func (b *Broker) produceTo(p *partition, epoch int32, records []byte, version int16, req *kmsg.ProduceRequest, now time.Time, sp *kmsg.ProduceResponseTopicPartition, verdicts map[*partition]*kerr.Error) (int64, *kerr.Error, string) {
 	set := p.topic.settings.Load()
 	if len(records) > int(set.maxMessageBytes) {
 		return 0, kerr.MessageTooLarge, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(records), set.maxMessageBytes)
@@ -167,14 +237,14 @@ func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kms
 		if req.TransactionID == nil {
 			return 0, kerr.InvalidRecord, "transactional batch in a produce request without a transactional ID"
 		}
-		if kErr := b.verifyTxnProduce(h.ProducerID, h.ProducerEpoch, p); kErr != nil {
-			return 0, kErr, "the partition is not part of the producer's ongoing transaction"
+		if kErr := verdicts[p]; kErr != nil {
+			return 0, kErr, "transaction verification: " + kErr.Message
 		}
 	}
 	if h.ProducerID >= 0 && h.BaseSequence < 0 {
 		return 0, kerr.InvalidRecord, "idempotent batch without a sequence number"
 	}
-	opts := blog.AppendOptions{LeaderEpoch: p.log.LeaderEpoch()}
+	opts := blog.AppendOptions{LeaderEpoch: epoch}
 	nowMs := now.UnixMilli()
 	if set.logAppendTime {
 		opts.LogAppendTime = nowMs
@@ -189,10 +259,16 @@ func (b *Broker) produceTo(p *partition, records []byte, version int16, req *kms
 	if p.deleted.Load() {
 		return 0, kerr.UnknownTopicOrPartition, ""
 	}
-	res, err := p.log.Append(records, opts)
+	res, err := p.appendAsLeader(records, opts) // partition.go
 	if err != nil {
+		if errors.Is(err, blog.ErrStorage) {
+			b.dirHealth.refused(p.topic.name, p.index, len(records), err)
+		}
 		kErr, msg := appendError(err)
 		return 0, kErr, msg
+	}
+	if !res.Duplicate { // a duplicate wrote nothing, so proves nothing about the disk
+		b.dirHealth.accepted()
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogStartOffset = res.LogStartOffset
@@ -226,7 +302,7 @@ func (b *Broker) syncAppended(resp *kmsg.ProduceResponse, pending []pendingSync)
 			b.logger.Error("sync failed", "topic", ps.p.topic.name, "partition", ps.p.index, "err", errs[i])
 			continue
 		}
-		ps.p.advanceHighWatermark(ps.next)
+		ps.p.localAppended(ps.next)
 	}
 }
 
@@ -264,7 +340,7 @@ func appendError(err error) (*kerr.Error, string) {
 		return kerr.InvalidProducerEpoch, err.Error()
 	case errors.Is(err, blog.ErrStorage):
 		return kerr.KafkaStorageError, err.Error()
-	case errors.Is(err, blog.ErrClosed):
+	case errors.Is(err, blog.ErrClosed), errors.Is(err, blog.ErrStaleLeaderEpoch), errors.Is(err, errNotLeading):
 		return kerr.NotLeaderForPartition, err.Error()
 	}
 	return kerr.UnknownServerError, err.Error()

@@ -33,6 +33,11 @@ import (
 //   - v9: CurrentLeaderEpoch; v11: PreferredReadReplica (always -1)
 //   - v12: flexible; v13: topics named by ID (KIP-516)
 //   - v15: ReplicaState; v16-17: NodeEndpoints, ReplicaDirectoryID (unused on one node)
+//
+// Authorization: a consumer needs READ on each topic (else
+// TOPIC_AUTHORIZATION_FAILED for its partitions); a follower's fetch needs
+// CLUSTER_ACTION on the cluster (else every partition gets
+// TOPIC_AUTHORIZATION_FAILED, as in Kafka).
 
 func init() { register(1, 4, 17, handleFetch) }
 
@@ -41,6 +46,15 @@ const maxFetchWait = 30 * time.Second
 
 func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.FetchRequest)
+	if replica := fetchReplicaID(req, r.version); replica >= 0 {
+		if !r.authorizeCluster(kmsg.ACLOperationClusterAction) {
+			return fetchRefused(req), nil
+		}
+		return b.handleReplicaFetch(r, req, replica) // replica_fetch.go
+	}
+	if lim := r.conn.maxFetchBytesForQuota(r.clientID); lim > 0 && req.MaxBytes > lim {
+		req.MaxBytes = lim // consumer_byte_rate bounds one response too (quotas.go)
+	}
 	plan := b.planFetch(req, r.version)
 	if plan.errCode != 0 {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
@@ -86,9 +100,12 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 		if ready || total >= int(req.MinBytes) {
 			return resp, nil
 		}
+		parkedAt := time.Now()
 		select {
 		case <-waiter:
+			r.parked += time.Since(parkedAt)
 		case <-timer.C:
+			r.parked += time.Since(parkedAt)
 			resp, _, _ = b.fetchOnce(r, req, plan)
 			return resp, nil
 		case <-r.conn.done:
@@ -131,6 +148,14 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 	ready := false
 	readCommitted := req.IsolationLevel == 1
 	var st *kmsg.FetchResponseTopic
+	readable := r.topicAuthorizer(kmsg.ACLOperationRead) // authorize.go
+	denied := 0
+	hints := map[int32]clientBroker{} // KIP-951 leader endpoints (v16+)
+	defer func() {
+		for id, ep := range hints {
+			resp.Brokers = append(resp.Brokers, kmsg.FetchResponseBroker{NodeID: id, Host: ep.host, Port: ep.port})
+		}
+	}()
 	arena := r.conn.fetchArena[:0]
 	defer func() {
 		if cap(arena) <= maxKeptFetchArena {
@@ -148,8 +173,21 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 		case t == nil && r.version >= 13:
 			sp.ErrorCode = kerr.UnknownTopicID.Code
 			ready = true
+		case !readable.allowed(topicName(t, it.topic)):
+			// As in Kafka, the fetch still waits for the partitions it may
+			// read; one with none to read is answered at once.
+			sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			denied++
+			ready = ready || denied == len(plan.items)
 		case p == nil:
-			sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			sp.ErrorCode = t.partitionError(it.partition).Code
+			if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.version >= 12 {
+				h := b.hintFor(t, it.partition, r.conn.listener)
+				sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = h.leader, h.epoch
+				if h.endpoint != nil && r.version >= 16 {
+					hints[h.leader] = *h.endpoint
+				}
+			}
 			ready = true
 		case it.leaderEpoch >= 0 && it.leaderEpoch != p.log.LeaderEpoch():
 			sp.ErrorCode = kerr.FencedLeaderEpoch.Code
@@ -158,37 +196,13 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 			}
 			ready = true
 		default:
-			hw := p.highWatermark()
-			lso := p.lastStableOffset()
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, lso, p.log.LogStartOffset()
-			limit := hw
-			if readCommitted {
-				limit = lso
-			}
-			maxBytes := max(min(int64(it.maxBytes), budget), 0)
-			var data []byte
-			var err error
-			start := len(arena)
-			arena, err = b.readPartition(arena, p, it.offset, int32(maxBytes), limit, total == 0)
-			data = arena[start:]
-			if err != nil {
-				sp.ErrorCode = fetchErrorCode(err)
+			n, failed := b.fetchPartitionData(p, it, &sp, &arena, budget, total == 0, readCommitted)
+			if failed {
 				ready = true
-				if sp.ErrorCode == kerr.UnknownServerError.Code {
-					b.logger.Error("fetch read failed", "topic", t.name, "partition", p.index, "offset", it.offset, "err", err)
-				}
 				break
 			}
-			sp.RecordBatches = data
-			if readCommitted && len(data) > 0 {
-				for _, a := range p.log.AbortedTransactions(it.offset, limit) {
-					sp.AbortedTransactions = append(sp.AbortedTransactions, kmsg.FetchResponseTopicPartitionAbortedTransaction{
-						ProducerID: a.ProducerID, FirstOffset: a.FirstOffset,
-					})
-				}
-			}
-			total += len(data)
-			budget -= int64(len(data))
+			total += n
+			budget -= int64(n)
 		}
 		if plan.incremental && sp.ErrorCode == 0 && len(sp.RecordBatches) == 0 &&
 			sp.HighWatermark == it.lastHW && sp.LastStableOffset == it.lastLSO && sp.LogStartOffset == it.lastLogStart {
@@ -210,6 +224,60 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 	return resp, total, ready
 }
 
+// fetchPartitionData reads one partition's records for a fetch into arena
+// (at most budget bytes, though the first batch of the response whole), up
+// to the high watermark or, read_committed, the last stable offset, and
+// fills sp. It returns the bytes read, or failed when sp carries an error.
+func (b *Broker) fetchPartitionData(p *partition, it *fetchItem, sp *kmsg.FetchResponseTopicPartition, arena *[]byte, budget int64, first, readCommitted bool) (n int, failed bool) {
+	hw := p.highWatermark()
+	lso := p.lastStableOffset()
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, lso, p.log.LogStartOffset()
+	limit := hw
+	if readCommitted {
+		limit = lso
+	}
+	maxBytes := max(min(int64(it.maxBytes), budget), 0)
+	start := len(*arena)
+	var err error
+	*arena, err = b.readPartition(*arena, p, it.offset, int32(maxBytes), limit, first)
+	data := (*arena)[start:]
+	if err != nil {
+		sp.ErrorCode = clientFetchErrorCode(err, b.leadershipInDoubt())
+		if sp.ErrorCode == kerr.UnknownServerError.Code {
+			b.logger.Error("fetch read failed", "topic", p.topic.name, "partition", p.index, "offset", it.offset, "err", err)
+		}
+		return 0, true
+	}
+	sp.RecordBatches = data
+	if readCommitted && len(data) > 0 {
+		for _, a := range p.log.AbortedTransactions(it.offset, limit) {
+			sp.AbortedTransactions = append(sp.AbortedTransactions, kmsg.FetchResponseTopicPartitionAbortedTransaction{
+				ProducerID: a.ProducerID, FirstOffset: a.FirstOffset,
+			})
+		}
+	}
+	return len(data), false
+}
+
+// fetchRefused answers every partition of a fetch with
+// TOPIC_AUTHORIZATION_FAILED.
+func fetchRefused(req *kmsg.FetchRequest) *kmsg.FetchResponse {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.RecordBatches = []byte{}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
 // maxKeptFetchArena bounds the record buffer a connection keeps between
 // fetches.
 const maxKeptFetchArena = 8 << 20
@@ -224,6 +292,23 @@ func (b *Broker) readPartition(dst []byte, p *partition, offset int64, maxBytes 
 		return dst, nil
 	}
 	return p.log.ReadAppend(dst, offset, maxBytes, limit, minOne)
+}
+
+// clientFetchErrorCode is fetchErrorCode for a client's fetch from a
+// leader: one whose leadership is in doubt (leadershipInDoubt) answers an
+// offset past its log end with NOT_LEADER_OR_FOLLOWER, not
+// OFFSET_OUT_OF_RANGE. Cut off from the quorum it may have been replaced,
+// and the offset may well exist on the new leader: a consumer resuming
+// from a committed offset that this stale leader never had would take
+// OFFSET_OUT_OF_RANGE as leave to reset (to the log start, under
+// auto.offset.reset=earliest) and read again what its group had
+// committed, while NOT_LEADER_OR_FOLLOWER sends it to the metadata for
+// the current leader.
+func clientFetchErrorCode(err error, inDoubt bool) int16 {
+	if inDoubt && errors.Is(err, blog.ErrOffsetOutOfRange) {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return fetchErrorCode(err)
 }
 
 func fetchErrorCode(err error) int16 {

@@ -18,6 +18,8 @@ import (
 //   - v2: IsolationLevel; v4: CurrentLeaderEpoch, LeaderEpoch
 //   - v6: flexible; v7: MAX_TIMESTAMP (-3)
 //   - v8: EARLIEST_LOCAL_TIMESTAMP (-4); v9: LATEST_TIERED_TIMESTAMP (-5)
+//
+// Authorization: DESCRIBE on each topic (else TOPIC_AUTHORIZATION_FAILED).
 
 func init() { register(2, 1, 9, handleListOffsets) }
 
@@ -29,14 +31,17 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		t := b.topicByName(rt.Topic)
+		allowed := r.authorizeTopic(kmsg.ACLOperationDescribe, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			p := t.partition(rp.Partition)
 			switch {
+			case !allowed:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = t.partitionError(rp.Partition).Code
 			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.log.LeaderEpoch():
 				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			case rp.CurrentLeaderEpoch > p.log.LeaderEpoch():

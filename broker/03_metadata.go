@@ -4,6 +4,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregorhq/gregor/broker/acl"
 )
 
 // Metadata: v0-12
@@ -23,20 +25,49 @@ import (
 //   - v4: AllowAutoTopicCreation
 //   - v5: OfflineReplicas
 //   - v7: LeaderEpoch
-//   - v8: authorized operations (answered as not computed)
+//   - v8: authorized operations of each topic and (v8-10) the cluster, when
+//     asked for (all of them without an authorizer)
 //   - v9: flexible
 //   - v10: topic IDs; v12: topics may be requested by ID alone
+//
+// Authorization: a request for all topics lists only those the principal
+// may DESCRIBE; a named topic it may not describe is
+// TOPIC_AUTHORIZATION_FAILED, whether it exists or not. Auto-creation
+// needs CREATE on the cluster or on the topic (else
+// TOPIC_AUTHORIZATION_FAILED).
 
 func init() { register(3, 0, 12, handleMetadata) }
 
 func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
+	resp, err := metadataTopics(b, r, req)
+	if err != nil || r.version < 8 {
+		return resp, err
+	}
+	if req.IncludeTopicAuthorizedOperations {
+		for i := range resp.Topics {
+			if t := &resp.Topics[i]; t.ErrorCode == 0 && t.Topic != nil {
+				t.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeTopic, *t.Topic, topicOperations)
+			}
+		}
+	}
+	if req.IncludeClusterAuthorizedOperations && r.version <= 10 {
+		resp.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, acl.ClusterName, clusterOperations)
+	}
+	return resp, nil
+}
+
+// metadataTopics answers a Metadata request but for authorized operations.
+func metadataTopics(b *Broker, r *request, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
-	adv := b.advertised(r.conn.listener)
-	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: b.cfg.NodeID, Host: adv.Host, Port: adv.Port}}
-	resp.ClusterID = kmsg.StringPtr(b.clusterID)
-	resp.ControllerID = b.cfg.NodeID
+	for _, br := range b.clientBrokers(r.conn.listener, false) {
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID, mb.Host, mb.Port, mb.Rack = br.id, br.host, br.port, br.rack
+		resp.Brokers = append(resp.Brokers, mb)
+	}
+	resp.ClusterID = kmsg.StringPtr(b.ClusterID())
+	resp.ControllerID = b.clientControllerID()
 
 	allowAuto := r.version < 4 || req.AllowAutoTopicCreation
 	all := req.Topics == nil || (r.version == 0 && len(req.Topics) == 0)
@@ -48,19 +79,33 @@ func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		b.mu.RUnlock()
 		for _, t := range ts {
-			resp.Topics = append(resp.Topics, b.describeTopic(t))
+			if r.authorizeTopic(kmsg.ACLOperationDescribe, t.name) {
+				resp.Topics = append(resp.Topics, b.describeTopic(t))
+			}
 		}
 		return resp, nil
+	}
+	canCreate := func(name string) bool {
+		return r.authorizeCluster(kmsg.ACLOperationCreate) || r.authorizeTopic(kmsg.ACLOperationCreate, name)
 	}
 	for _, rt := range req.Topics {
 		var t *topic
 		switch {
 		case rt.Topic != nil:
+			if !r.authorizeTopic(kmsg.ACLOperationDescribe, *rt.Topic) {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = rt.Topic
+				mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
 			t = b.topicByName(*rt.Topic)
 			if t == nil {
 				var kErr *kerr.Error
 				if err := ValidateTopicName(*rt.Topic); err != nil {
 					kErr = kerr.InvalidTopicException
+				} else if allowAuto && b.cfg.AutoCreateTopics && !canCreate(*rt.Topic) {
+					kErr = kerr.TopicAuthorizationFailed
 				} else if allowAuto {
 					// As Kafka: the topic is created, but this answer says
 					// LEADER_NOT_AVAILABLE with no partitions; the client's
@@ -88,6 +133,13 @@ func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
+			if !r.authorizeTopic(kmsg.ACLOperationDescribe, t.name) {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
 		default:
 			mt := kmsg.NewMetadataResponseTopic()
 			mt.ErrorCode = kerr.InvalidRequest.Code
@@ -104,14 +156,18 @@ func (b *Broker) describeTopic(t *topic) kmsg.MetadataResponseTopic {
 	mt.Topic = kmsg.StringPtr(t.name)
 	mt.TopicID = t.id
 	mt.IsInternal = t.internal
-	node := b.cfg.NodeID
-	for _, p := range t.partitionList() {
+	for i := int32(0); i < t.numPartitions(); i++ {
+		ps := t.placementOf(i)
 		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition = p.index
-		mp.Leader = node
-		mp.LeaderEpoch = p.log.LeaderEpoch()
-		mp.Replicas = []int32{node}
-		mp.ISR = []int32{node}
+		mp.Partition = i
+		mp.Leader = ps.Leader
+		mp.LeaderEpoch = ps.LeaderEpoch
+		mp.Replicas = append([]int32{}, ps.Replicas...)
+		mp.ISR = append([]int32{}, ps.ISR...)
+		mp.OfflineReplicas = b.offlineReplicas(ps.Replicas)
+		if ps.Offline() {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

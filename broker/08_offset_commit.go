@@ -33,6 +33,9 @@ import (
 //   - v9: a positive generation for a missing group is GROUP_ID_NOT_FOUND
 //     rather than ILLEGAL_GENERATION (KIP-848)
 //   - v10: topics named by ID (UNKNOWN_TOPIC_ID for unknown ones)
+//
+// Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED for every
+// partition) and READ on each topic (else TOPIC_AUTHORIZATION_FAILED).
 
 func init() { register(8, 0, 10, handleOffsetCommit) }
 
@@ -40,6 +43,10 @@ func handleOffsetCommit(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	gc, gErr := b.groupCoordinator()
+	if !r.authorizeGroup(kmsg.ACLOperationRead, req.Group) {
+		gErr = kerr.GroupAuthorizationFailed
+	}
+	readable := r.topicAuthorizer(kmsg.ACLOperationRead) // authorize.go
 	now := time.Now().UnixMilli()
 
 	cr := group.CommitRequest{MemberID: req.MemberID, Generation: req.Generation}
@@ -75,9 +82,11 @@ func handleOffsetCommit(b *Broker, r *request) (kmsg.Response, error) {
 			switch {
 			case gErr != nil:
 				sp.ErrorCode = gErr.Code
+			case !(t == nil && r.version >= 10) && !readable.allowed(topicName(t, rt.Topic)):
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil:
 				sp.ErrorCode = topicErr.Code
-			case t.partition(rp.Partition) == nil:
+			case !t.hasPartition(rp.Partition):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
 				co := group.CommitOffset{

@@ -28,6 +28,10 @@ import (
 //   - v8: many groups in one request (KIP-709)
 //   - v9: MemberID and MemberEpoch (KIP-848; not checked for classic groups)
 //   - v10: topics named by ID
+//
+// Authorization: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED) and
+// on each topic: a requested topic the principal may not describe gets
+// TOPIC_AUTHORIZATION_FAILED; a request for all topics leaves it out.
 
 func init() { register(9, 0, 10, handleOffsetFetch) }
 
@@ -35,49 +39,15 @@ func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	gc, gErr := b.groupCoordinator()
-
+	describable := r.topicAuthorizer(kmsg.ACLOperationDescribe) // authorize.go
+	groupErr := func(g string) *kerr.Error {
+		if !r.authorizeGroup(kmsg.ACLOperationDescribe, g) {
+			return kerr.GroupAuthorizationFailed
+		}
+		return gErr
+	}
 	if r.version < 8 {
-		var tps []group.TopicPartition
-		if req.Topics != nil || r.version < 2 {
-			tps = []group.TopicPartition{}
-			for _, t := range req.Topics {
-				for _, p := range t.Partitions {
-					tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
-				}
-			}
-		}
-		var got []group.FetchedOffset
-		kErr := gErr
-		if kErr == nil {
-			got, kErr = gc.FetchOffsets(req.Group, tps)
-		}
-		if kErr != nil {
-			if r.version >= 2 {
-				resp.ErrorCode = kErr.Code
-				return resp, nil
-			}
-			got = nil
-			for _, tp := range tps { // v0-1: the error goes in every partition
-				got = append(got, group.FetchedOffset{TopicPartition: tp, Offset: group.Offset{Offset: -1, LeaderEpoch: -1}})
-			}
-		}
-		for _, f := range got {
-			if len(resp.Topics) == 0 || resp.Topics[len(resp.Topics)-1].Topic != f.Topic {
-				t := kmsg.NewOffsetFetchResponseTopic()
-				t.Topic = f.Topic
-				resp.Topics = append(resp.Topics, t)
-			}
-			t := &resp.Topics[len(resp.Topics)-1]
-			p := kmsg.NewOffsetFetchResponseTopicPartition()
-			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset.Offset, f.LeaderEpoch
-			p.Metadata = kmsg.StringPtr(f.Metadata)
-			if kErr != nil {
-				p.ErrorCode = kErr.Code
-			} else if req.RequireStable && gc.HasPendingTxnOffsets(req.Group, []group.TopicPartition{f.TopicPartition}) {
-				p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
-			}
-			t.Partitions = append(t.Partitions, p)
-		}
+		offsetFetchSingleGroup(r, req, resp, gc, groupErr(req.Group), describable)
 		return resp, nil
 	}
 
@@ -103,7 +73,7 @@ func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
 				}
 			}
 		}
-		kErr := gErr
+		kErr := groupErr(rg.Group)
 		var got []group.FetchedOffset
 		if kErr == nil {
 			got, kErr = gc.FetchOffsets(rg.Group, tps)
@@ -114,6 +84,10 @@ func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
 			continue
 		}
 		for _, f := range got {
+			denied := !describable.allowed(f.Topic)
+			if denied && tps == nil {
+				continue // all topics: only those the principal may describe
+			}
 			var id [16]byte
 			if r.version >= 10 {
 				t := b.topicByName(f.Topic)
@@ -131,7 +105,9 @@ func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
 			p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset.Offset, f.LeaderEpoch
 			p.Metadata = kmsg.StringPtr(f.Metadata)
-			if req.RequireStable && gc.HasPendingTxnOffsets(rg.Group, []group.TopicPartition{f.TopicPartition}) {
+			if denied {
+				p.ErrorCode, p.Offset, p.LeaderEpoch, p.Metadata = kerr.TopicAuthorizationFailed.Code, -1, -1, kmsg.StringPtr("")
+			} else if req.RequireStable && gc.HasPendingTxnOffsets(rg.Group, []group.TopicPartition{f.TopicPartition}) {
 				p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
 			}
 			t.Partitions = append(t.Partitions, p)
@@ -150,4 +126,56 @@ func handleOffsetFetch(b *Broker, r *request) (kmsg.Response, error) {
 		resp.Groups = append(resp.Groups, sg)
 	}
 	return resp, nil
+}
+
+// offsetFetchSingleGroup answers v0-7, which fetch one group's offsets:
+// kErr is the group's authorization or coordinator error, if any (v0-1 put
+// it in every partition, v2+ at the top).
+func offsetFetchSingleGroup(r *request, req *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse, gc *group.Coordinator, kErr *kerr.Error, describable *topicAuthorizer) {
+	var tps []group.TopicPartition
+	if req.Topics != nil || r.version < 2 {
+		tps = []group.TopicPartition{}
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+	}
+	var got []group.FetchedOffset
+	if kErr == nil {
+		got, kErr = gc.FetchOffsets(req.Group, tps)
+	}
+	if kErr != nil {
+		if r.version >= 2 {
+			resp.ErrorCode = kErr.Code
+			return
+		}
+		got = nil
+		for _, tp := range tps { // v0-1: the error goes in every partition
+			got = append(got, group.FetchedOffset{TopicPartition: tp, Offset: group.Offset{Offset: -1, LeaderEpoch: -1}})
+		}
+	}
+	for _, f := range got {
+		denied := !describable.allowed(f.Topic)
+		if denied && tps == nil {
+			continue // all topics: only those the principal may describe
+		}
+		if len(resp.Topics) == 0 || resp.Topics[len(resp.Topics)-1].Topic != f.Topic {
+			t := kmsg.NewOffsetFetchResponseTopic()
+			t.Topic = f.Topic
+			resp.Topics = append(resp.Topics, t)
+		}
+		t := &resp.Topics[len(resp.Topics)-1]
+		p := kmsg.NewOffsetFetchResponseTopicPartition()
+		p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset.Offset, f.LeaderEpoch
+		p.Metadata = kmsg.StringPtr(f.Metadata)
+		if kErr != nil {
+			p.ErrorCode = kErr.Code
+		} else if denied {
+			p.ErrorCode, p.Offset, p.LeaderEpoch, p.Metadata = kerr.TopicAuthorizationFailed.Code, -1, -1, kmsg.StringPtr("")
+		} else if req.RequireStable && gc.HasPendingTxnOffsets(req.Group, []group.TopicPartition{f.TopicPartition}) {
+			p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
+		}
+		t.Partitions = append(t.Partitions, p)
+	}
 }

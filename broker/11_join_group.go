@@ -26,6 +26,8 @@ import (
 //   - v7: ProtocolType and Protocol in the response (nullable)
 //   - v8: Reason (KIP-800)
 //   - v9: SkipAssignment for a static leader rejoining a stable group (KIP-814)
+//
+// Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED).
 
 func init() { register(11, 0, 9, handleJoinGroup) }
 
@@ -38,7 +40,7 @@ func handleJoinGroup(b *Broker, r *request) (kmsg.Response, error) {
 		resp.MemberID = req.MemberID
 		return resp, nil
 	}
-	gc, kErr := b.groupCoordinator()
+	gc, kErr := b.readGroupCoordinator(r, req.Group)
 	if kErr != nil {
 		return fail(kErr)
 	}

@@ -1,8 +1,6 @@
 package broker
 
-import (
-	"github.com/twmb/franz-go/pkg/kmsg"
-)
+import "github.com/twmb/franz-go/pkg/kmsg"
 
 // Heartbeat: v0-4
 //
@@ -14,13 +12,15 @@ import (
 //   - v1: ThrottleMillis
 //   - v3: InstanceID (KIP-345)
 //   - v4: flexible
+//
+// Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED).
 
 func init() { register(12, 0, 4, handleHeartbeat) }
 
 func handleHeartbeat(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-	gc, kErr := b.groupCoordinator()
+	gc, kErr := b.readGroupCoordinator(r, req.Group)
 	if kErr != nil {
 		resp.ErrorCode = kErr.Code
 		return resp, nil

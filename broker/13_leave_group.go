@@ -15,13 +15,15 @@ import (
 //   - v3: batched Members with InstanceID and per-member errors (KIP-345)
 //   - v4: flexible
 //   - v5: per-member Reason (KIP-800)
+//
+// Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED).
 
 func init() { register(13, 0, 5, handleLeaveGroup) }
 
 func handleLeaveGroup(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
-	gc, kErr := b.groupCoordinator()
+	gc, kErr := b.readGroupCoordinator(r, req.Group)
 	if kErr != nil {
 		resp.ErrorCode = kErr.Code
 		return resp, nil

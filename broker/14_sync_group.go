@@ -18,13 +18,15 @@ import (
 //   - v4: flexible
 //   - v5: ProtocolType and Protocol, checked against the group's and
 //     returned (KIP-559)
+//
+// Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED).
 
 func init() { register(14, 0, 5, handleSyncGroup) }
 
 func handleSyncGroup(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.SyncGroupRequest)
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
-	gc, kErr := b.groupCoordinator()
+	gc, kErr := b.readGroupCoordinator(r, req.Group)
 	if kErr != nil {
 		resp.ErrorCode = kErr.Code
 		return resp, nil

@@ -18,6 +18,9 @@ import (
 //   - v4: member InstanceID (KIP-345)
 //   - v5: flexible
 //   - v6: ErrorMessage; GROUP_ID_NOT_FOUND for missing groups
+//
+// Authorization: DESCRIBE on each group (else GROUP_AUTHORIZATION_FAILED);
+// AuthorizedOperations holds the group operations the principal may perform.
 
 func init() { register(15, 0, 6, handleDescribeGroups) }
 
@@ -32,8 +35,13 @@ func handleDescribeGroups(b *Broker, r *request) (kmsg.Response, error) {
 	for _, id := range req.Groups {
 		sg := kmsg.NewDescribeGroupsResponseGroup()
 		sg.Group = id
+		if !r.authorizeGroup(kmsg.ACLOperationDescribe, id) {
+			sg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, sg)
+			continue
+		}
 		if req.IncludeAuthorizedOperations {
-			sg.AuthorizedOperations = groupOperations
+			sg.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeGroup, id, groupOperations)
 		}
 		if gErr != nil {
 			sg.ErrorCode = gErr.Code

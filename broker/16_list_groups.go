@@ -11,15 +11,20 @@ import (
 
 // ListGroups: v0-5
 //
-// Lists the groups this broker coordinates (all of them, on one node).
-// While part of __consumer_offsets is still loading the loaded groups are
-// listed with COORDINATOR_LOAD_IN_PROGRESS.
+// Lists the groups this broker coordinates: those of the __consumer_offsets
+// partitions it leads (all of them, on one node); clients ask every broker
+// and merge. While one of this broker's partitions is still loading the
+// loaded groups are listed with COORDINATOR_LOAD_IN_PROGRESS; partitions
+// other brokers lead never count.
 //
 // Version notes:
 //   - v1: ThrottleMillis
 //   - v3: flexible
 //   - v4: StatesFilter and GroupState (KIP-518), matched case-insensitively
 //   - v5: TypesFilter and GroupType (KIP-848); every group here is "classic"
+//
+// Authorization: with DESCRIBE on the cluster every group is listed, otherwise
+// only the groups the principal may DESCRIBE.
 
 func init() { register(16, 0, 5, handleListGroups) }
 
@@ -51,8 +56,12 @@ func handleListGroups(b *Broker, r *request) (kmsg.Response, error) {
 		return resp, nil
 	}
 	sort.Slice(ls, func(i, j int) bool { return ls[i].Group < ls[j].Group })
+	all := r.authorizeCluster(kmsg.ACLOperationDescribe)
 	for _, l := range ls {
 		if len(states) > 0 && !states[l.State] {
+			continue
+		}
+		if !all && !r.authorizeGroup(kmsg.ACLOperationDescribe, l.Group) {
 			continue
 		}
 		g := kmsg.NewListGroupsResponseGroup()

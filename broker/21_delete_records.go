@@ -18,6 +18,8 @@ import (
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics; v2: flexible
+//
+// Authorization: DELETE on each topic (else TOPIC_AUTHORIZATION_FAILED).
 
 func init() { register(21, 0, 2, handleDeleteRecords) }
 
@@ -28,13 +30,16 @@ func handleDeleteRecords(b *Broker, r *request) (kmsg.Response, error) {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
 		t := b.topicByName(rt.Topic)
+		allowed := r.authorizeTopic(kmsg.ACLOperationDelete, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
 			p := t.partition(rp.Partition)
 			switch {
+			case !allowed:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = t.partitionError(rp.Partition).Code
 			default:
 				off := rp.Offset
 				hw := p.highWatermark()

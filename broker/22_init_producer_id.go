@@ -21,6 +21,11 @@ import (
 //   - v1: ThrottleMillis; v2: flexible
 //   - v3: ProducerID/ProducerEpoch in the request (KIP-360)
 //   - v4: PRODUCER_FENCED; v5: KIP-890 (transactional only)
+//
+// Authorization: WRITE on the transactional ID (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
+// IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679; else
+// CLUSTER_AUTHORIZATION_FAILED).
 
 func init() { register(22, 0, 5, handleInitProducerID) }
 
@@ -28,6 +33,14 @@ func handleInitProducerID(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil && !r.authorizeTxnID(kmsg.ACLOperationWrite, *req.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
+	if req.TransactionalID == nil && !r.authorizeCluster(kmsg.ACLOperationIdempotentWrite) && !r.authorizeAnyTopic(kmsg.ACLOperationWrite) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	if req.TransactionalID != nil {
 		pid, epoch, kErr := b.initTransactional(*req.TransactionalID, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch)
 		if kErr == kerr.ProducerFenced && r.version < 4 {

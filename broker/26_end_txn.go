@@ -18,15 +18,19 @@ import (
 // Version notes:
 //   - v2: PRODUCER_FENCED (KIP-588); v3: flexible; v4: no field changes
 //   - v5 (KIP-890 part 2, transaction.version 2) is not served
+//
+// Authorization: WRITE on the transactional ID (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 func init() { register(26, 0, 4, handleEndTxn) }
 
 func handleEndTxn(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
-	fenced := kerr.ProducerFenced
-	if r.version < 2 {
-		fenced = kerr.InvalidProducerEpoch
+	fenced := fencedError(r, 2)
+	if !r.authorizeTxnID(kmsg.ACLOperationWrite, req.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
 	}
 	if kErr := b.endTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit, fenced); kErr != nil {
 		resp.ErrorCode = kErr.Code

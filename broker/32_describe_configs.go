@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -24,23 +26,51 @@ import (
 //   - v1: IncludeSynonyms, Source replaces IsDefault
 //   - v3: IncludeDocumentation, ConfigType
 //   - v4: flexible
+//
+// Authorization: DESCRIBE_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED)
+// or, for a broker or broker logger, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED).
 
 func init() { register(32, 0, 4, handleDescribeConfigs) }
+
+// configReadBarrier bounds how long DescribeConfigs waits to catch up with
+// the metadata (readYourWrites).
+const configReadBarrier = time.Second
+
+// readYourWrites waits, for at most configReadBarrier, until this node has
+// applied every metadata change the quorum had committed: a config altered
+// through one broker is then described as altered by every other, as a
+// client that alters and then describes (on whichever broker it picks)
+// expects. Kafka's brokers answer from whatever metadata they have; this
+// costs one round trip to the quorum leader per DescribeConfigs, an admin
+// call. A single node, which applies its own writes before answering them,
+// and a node cut off from the quorum (after the bound) answer at once.
+func (b *Broker) readYourWrites() {
+	if len(b.cfg.Cluster.Voters) <= 1 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), configReadBarrier)
+	defer cancel()
+	_ = b.quorum.Barrier(ctx) // on timeout: answer from what is applied
+}
 
 func handleDescribeConfigs(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	b.readYourWrites()
 	for _, rr := range req.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
 		var err *kerr.Error
 		var msg string
-		switch int8(rr.ResourceType) {
-		case resourceTopic:
+		switch denied := configResourceDenied(r, int8(rr.ResourceType), rr.ResourceName, kmsg.ACLOperationDescribeConfigs); {
+		case denied != nil:
+			err, msg = denied, denied.Description
+		case int8(rr.ResourceType) == resourceTopic:
 			res.Configs, err, msg = b.describeTopicConfigs(rr.ResourceName, rr.ConfigNames, req, r.version)
-		case resourceBroker:
+		case int8(rr.ResourceType) == resourceBroker:
 			res.Configs, err, msg = b.describeBrokerConfigs(rr.ResourceName, rr.ConfigNames, req, r.version)
-		case resourceBrokerLogger:
+		case int8(rr.ResourceType) == resourceBrokerLogger:
 			if rr.ResourceName != strconv.Itoa(int(b.cfg.NodeID)) {
 				err, msg = kerr.InvalidRequest, "Unexpected broker id "+rr.ResourceName
 			}

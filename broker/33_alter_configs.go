@@ -17,6 +17,10 @@ import (
 //
 // Version notes:
 //   - v1: ThrottleMillis; v2: flexible
+//
+// Authorization: ALTER_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or,
+// for a broker or broker logger, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED).
 
 func init() { register(33, 0, 2, handleAlterConfigs) }
 
@@ -30,7 +34,12 @@ func handleAlterConfigs(b *Broker, r *request) (kmsg.Response, error) {
 		for _, c := range rr.Configs {
 			changes = append(changes, configChange{op: opSet, name: c.Name, value: c.Value})
 		}
-		kErr, msg := b.alterResource(int8(rr.ResourceType), rr.ResourceName, changes, true, req.ValidateOnly)
+		kErr, msg := configResourceDenied(r, int8(rr.ResourceType), rr.ResourceName, kmsg.ACLOperationAlterConfigs), ""
+		if kErr != nil {
+			msg = kErr.Description
+		} else {
+			kErr, msg = b.alterResource(int8(rr.ResourceType), rr.ResourceName, changes, true, req.ValidateOnly)
+		}
 		if kErr != nil {
 			res.ErrorCode = kErr.Code
 			res.ErrorMessage = kmsg.StringPtr(msg)

@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"path/filepath"
-	"syscall"
-
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -11,34 +9,43 @@ import (
 //
 // One log dir (the data directory) with the size of every requested
 // partition (all when Topics is null); OffsetLag is 0 (no future replicas).
+// The dir's ErrorCode is KAFKA_STORAGE_ERROR while its appends fail (a full
+// disk) and clears at the next append that succeeds (log_dir_health.go).
 //
 // Version notes:
 //   - v1: no changes; v2: flexible; v3: top-level ErrorCode
 //   - v4: TotalBytes and UsableBytes of the volume (KIP-827)
+//
+// Authorization: DESCRIBE on the cluster (else an empty answer, with
+// CLUSTER_AUTHORIZATION_FAILED from v3).
 
 func init() { register(35, 0, 4, handleDescribeLogDirs) }
 
 func handleDescribeLogDirs(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
-	dir := kmsg.NewDescribeLogDirsResponseDir()
-	abs, err := filepath.Abs(b.cfg.DataDir)
-	if err != nil {
-		abs = b.cfg.DataDir
+	if !r.authorizeCluster(kmsg.ACLOperationDescribe) {
+		if r.version >= 3 {
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		}
+		return resp, nil
 	}
-	dir.Dir = abs
+	dir := kmsg.NewDescribeLogDirsResponseDir()
+	dir.Dir = b.dirHealth.dir
+	dir.ErrorCode = b.dirHealth.errorCode()
 	if r.version >= 4 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(abs, &st); err == nil {
-			dir.TotalBytes = int64(st.Blocks) * st.Bsize
-			dir.UsableBytes = int64(st.Bavail) * st.Bsize
+		if s, err := b.logs.Space(); err == nil {
+			dir.TotalBytes, dir.UsableBytes = s.Total, s.Free
 		}
 	}
 	add := func(t *topic, parts []int32) {
 		dt := kmsg.NewDescribeLogDirsResponseDirTopic()
 		dt.Topic = t.name
 		for _, i := range parts {
-			p := t.partition(i)
+			var p *partition
+			if all := t.allPartitions(); i >= 0 && int(i) < len(all) {
+				p = all[i]
+			}
 			if p == nil {
 				continue
 			}
@@ -58,7 +65,7 @@ func handleDescribeLogDirs(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		b.mu.RUnlock()
 		for _, t := range ts {
-			parts := make([]int32, len(t.partitionList()))
+			parts := make([]int32, t.numPartitions())
 			for i := range parts {
 				parts[i] = int32(i)
 			}

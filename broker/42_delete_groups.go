@@ -15,6 +15,8 @@ import (
 //   - v1: same as v0 (throttling after the response)
 //   - v2: flexible
 //   - v3: per-group ErrorMessage
+//
+// Authorization: DELETE on each group (else GROUP_AUTHORIZATION_FAILED).
 
 func init() { register(42, 0, 3, handleDeleteGroups) }
 
@@ -26,6 +28,9 @@ func handleDeleteGroups(b *Broker, r *request) (kmsg.Response, error) {
 		sg := kmsg.NewDeleteGroupsResponseGroup()
 		sg.Group = id
 		kErr := gErr
+		if !r.authorizeGroup(kmsg.ACLOperationDelete, id) {
+			kErr = kerr.GroupAuthorizationFailed
+		}
 		if kErr == nil {
 			kErr = gc.DeleteGroup(id)
 		}

@@ -12,6 +12,10 @@ import (
 //
 // Version notes:
 //   - v1: flexible
+//
+// Authorization: ALTER_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or,
+// for a broker or broker logger, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED).
 
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
@@ -25,7 +29,12 @@ func handleIncrementalAlterConfigs(b *Broker, r *request) (kmsg.Response, error)
 		for _, c := range rr.Configs {
 			changes = append(changes, configChange{op: int8(c.Op), name: c.Name, value: c.Value})
 		}
-		kErr, msg := b.alterResource(int8(rr.ResourceType), rr.ResourceName, changes, false, req.ValidateOnly)
+		kErr, msg := configResourceDenied(r, int8(rr.ResourceType), rr.ResourceName, kmsg.ACLOperationAlterConfigs), ""
+		if kErr != nil {
+			msg = kErr.Description
+		} else {
+			kErr, msg = b.alterResource(int8(rr.ResourceType), rr.ResourceName, changes, false, req.ValidateOnly)
+		}
 		if kErr != nil {
 			res.ErrorCode = kErr.Code
 			res.ErrorMessage = kmsg.StringPtr(msg)

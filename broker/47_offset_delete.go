@@ -13,12 +13,20 @@ import (
 // group, and for a live "consumer" group on topics none of its members
 // subscribes to (GROUP_SUBSCRIBED_TO_TOPIC otherwise). Partitions of
 // unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
+//
+// Authorization: DELETE on the group (else GROUP_AUTHORIZATION_FAILED) and
+// READ on each topic (else TOPIC_AUTHORIZATION_FAILED).
 
 func init() { register(47, 0, 0, handleOffsetDelete) }
 
 func handleOffsetDelete(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if !r.authorizeGroup(kmsg.ACLOperationDelete, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
+	readable := r.topicAuthorizer(kmsg.ACLOperationRead) // authorize.go
 	gc, kErr := b.groupCoordinator()
 	if kErr != nil {
 		resp.ErrorCode = kErr.Code
@@ -34,7 +42,9 @@ func handleOffsetDelete(b *Broker, r *request) (kmsg.Response, error) {
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if t.partition(rp.Partition) == nil {
+			if !readable.allowed(rt.Topic) {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if !t.hasPartition(rp.Partition) {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				tps = append(tps, group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})

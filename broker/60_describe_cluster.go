@@ -3,17 +3,25 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregorhq/gregor/broker/acl"
 )
 
 // DescribeCluster: v0-2
 //
-// This node is the only broker and the controller; the broker is advertised
-// at the address of the listener the request came in on.
+// Brokers are the registered, unfenced ones (fenced too when asked, v2) at
+// their endpoint for the listener the request came in on; the controller
+// ID is the active controller when it is also a broker, as KRaft tells
+// clients. EndpointType 2 lists the controller quorum's voters (a single
+// node with no quorum settings answers with itself).
 //
 // Version notes:
 //   - v1: EndpointType (1 brokers; 2 controllers, which a combined
 //     single node answers with itself) (KIP-919)
 //   - v2: IncludeFencedBrokers, IsFenced (never fenced here)
+//
+// Authorization: none, as in Kafka; ClusterAuthorizedOperations is filled in
+// when asked for and the principal may DESCRIBE the cluster.
 
 func init() { register(60, 0, 2, handleDescribeCluster) }
 
@@ -28,11 +36,25 @@ func handleDescribeCluster(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		resp.EndpointType = req.EndpointType
 	}
-	adv := b.advertised(r.conn.listener)
-	resp.ClusterID = b.clusterID
-	resp.ControllerID = b.cfg.NodeID
-	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, adv.Host, adv.Port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
+	resp.ClusterID = b.ClusterID()
+	resp.ControllerID = b.clientControllerID()
+	if req.IncludeClusterAuthorizedOperations && r.authorizeCluster(kmsg.ACLOperationDescribe) {
+		resp.ClusterAuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, acl.ClusterName, clusterOperations)
+	}
+	if r.version >= 1 && req.EndpointType == 2 {
+		// Controllers: reachable only on their controller listeners.
+		resp.ControllerID = b.controllerNode()
+		for _, v := range b.controllerEndpoints() {
+			br := kmsg.NewDescribeClusterResponseBroker()
+			br.NodeID, br.Host, br.Port = v.id, v.host, v.port
+			resp.Brokers = append(resp.Brokers, br)
+		}
+		return resp, nil
+	}
+	for _, cb := range b.clientBrokers(r.conn.listener, r.version >= 2 && req.IncludeFencedBrokers) {
+		br := kmsg.NewDescribeClusterResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack, br.IsFenced = cb.id, cb.host, cb.port, cb.rack, cb.fenced
+		resp.Brokers = append(resp.Brokers, br)
+	}
 	return resp, nil
 }

@@ -8,8 +8,12 @@ import (
 // DescribeProducers: v0
 //
 // The producers a partition's log remembers (KIP-664): ID, epoch, last
-// sequence and timestamp, and the start offset of an open transaction (-1
-// when none), as kafka-transactions.sh describe-producers shows them.
+// sequence and timestamp, the epoch of the coordinator that wrote its last
+// transaction marker (-1 when none) and the start offset of an open
+// transaction (-1 when none), as kafka-transactions.sh describe-producers
+// shows them.
+//
+// Authorization: READ on each topic (else TOPIC_AUTHORIZATION_FAILED).
 
 func init() { register(61, 0, 0, handleDescribeProducers) }
 
@@ -20,12 +24,18 @@ func handleDescribeProducers(b *Broker, r *request) (kmsg.Response, error) {
 		st := kmsg.NewDescribeProducersResponseTopic()
 		st.Topic = rt.Topic
 		t := b.topicByName(rt.Topic)
+		allowed := r.authorizeTopic(kmsg.ACLOperationRead, rt.Topic)
 		for _, i := range rt.Partitions {
 			sp := kmsg.NewDescribeProducersResponseTopicPartition()
 			sp.Partition = i
 			p := t.partition(i)
+			if !allowed {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			if p == nil {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = t.partitionError(i).Code
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
@@ -33,7 +43,7 @@ func handleDescribeProducers(b *Broker, r *request) (kmsg.Response, error) {
 				ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 				ap.ProducerID, ap.ProducerEpoch = pi.ProducerID, int32(pi.ProducerEpoch)
 				ap.LastSequence, ap.LastTimestamp = pi.LastSequence, pi.LastTimestamp
-				ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = 0, pi.TxnStartOffset
+				ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = pi.CoordinatorEpoch, pi.TxnStartOffset
 				sp.ActiveProducers = append(sp.ActiveProducers, ap)
 			}
 			st.Partitions = append(st.Partitions, sp)

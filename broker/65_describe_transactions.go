@@ -10,6 +10,9 @@ import (
 // The coordinator's view of each named transactional ID (KIP-664): state,
 // producer ID and epoch, timeout, start time and partitions.
 // TRANSACTIONAL_ID_NOT_FOUND for IDs it does not know.
+//
+// Authorization: DESCRIBE on each transactional ID (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 func init() { register(65, 0, 0, handleDescribeTransactions) }
 
@@ -19,6 +22,16 @@ func handleDescribeTransactions(b *Broker, r *request) (kmsg.Response, error) {
 	for _, id := range req.TransactionalIDs {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID = id
+		if !r.authorizeTxnID(kmsg.ACLOperationDescribe, id) {
+			st.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
+		if kErr := b.txnNotCoordinator(id); kErr != nil {
+			st.ErrorCode = kErr.Code
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
 		e := b.lookupTxn(id)
 		if e == nil {
 			st.ErrorCode = kerr.TransactionalIDNotFound.Code

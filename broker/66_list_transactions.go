@@ -22,6 +22,8 @@ import (
 // Version notes:
 //   - v1: DurationFilterMillis (KIP-994)
 //   - v2: TransactionalIDPattern (KIP-1152)
+//
+// Authorization: lists only the transactional IDs the principal may DESCRIBE.
 
 func init() { register(66, 0, 2, handleListTransactions) }
 
@@ -60,6 +62,9 @@ func handleListTransactions(b *Broker, r *request) (kmsg.Response, error) {
 			continue
 		}
 		if re != nil && !re.MatchString(tx.ID) {
+			continue
+		}
+		if !r.authorizeTxnID(kmsg.ACLOperationDescribe, tx.ID) {
 			continue
 		}
 		st := kmsg.NewListTransactionsResponseTransactionState()

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -13,6 +14,9 @@ import (
 // by newer admin clients: the requested topics (all, when none are named)
 // in name order, starting at the cursor, with at most ResponsePartitionLimit
 // partitions in the response; NextCursor says where to continue.
+//
+// Authorization: a request for all topics lists only those the principal may
+// DESCRIBE; a named topic it may not describe is TOPIC_AUTHORIZATION_FAILED.
 
 func init() { register(75, 0, 0, handleDescribeTopicPartitions) }
 
@@ -24,12 +28,14 @@ func handleDescribeTopicPartitions(b *Broker, r *request) (kmsg.Response, error)
 		limit = 2000
 	}
 	var names []string
-	if len(req.Topics) == 0 {
+	listAll := len(req.Topics) == 0
+	if listAll {
 		b.mu.RLock()
 		for n := range b.topics {
 			names = append(names, n)
 		}
 		b.mu.RUnlock()
+		names = slices.DeleteFunc(names, func(n string) bool { return !r.authorizeTopic(kmsg.ACLOperationDescribe, n) })
 	} else {
 		for _, t := range req.Topics {
 			names = append(names, t.Topic)
@@ -43,32 +49,42 @@ func handleDescribeTopicPartitions(b *Broker, r *request) (kmsg.Response, error)
 		startPart = c.Partition
 	}
 	count := 0
-	node := b.cfg.NodeID
 	for ti, name := range names {
 		st := kmsg.NewDescribeTopicPartitionsResponseTopic()
 		st.Topic = kmsg.StringPtr(name)
 		t := b.topicByName(name)
+		if !listAll && !r.authorizeTopic(kmsg.ACLOperationDescribe, name) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		if t == nil {
 			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
 		st.TopicID, st.IsInternal = t.id, t.internal
-		parts := t.partitionList()
+		st.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeTopic, name, topicOperations)
+		n := t.numPartitions()
 		from := int32(0)
 		if ti == 0 {
 			from = startPart
 		}
-		for i := from; int(i) < len(parts); i++ {
+		for i := from; i < n; i++ {
 			if count == limit {
 				resp.Topics = append(resp.Topics, st)
 				resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: i}
 				return resp, nil
 			}
 			sp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
-			sp.Partition, sp.LeaderID, sp.LeaderEpoch = i, node, parts[i].log.LeaderEpoch()
-			sp.Replicas, sp.ISR = []int32{node}, []int32{node}
-			sp.EligibleLeaderReplicas, sp.LastKnownELR, sp.OfflineReplicas = []int32{}, []int32{}, []int32{}
+			ps := t.placementOf(i)
+			sp.Partition, sp.LeaderID, sp.LeaderEpoch = i, ps.Leader, ps.LeaderEpoch
+			sp.Replicas, sp.ISR = append([]int32{}, ps.Replicas...), append([]int32{}, ps.ISR...)
+			sp.EligibleLeaderReplicas, sp.LastKnownELR = []int32{}, []int32{}
+			sp.OfflineReplicas = b.offlineReplicas(ps.Replicas)
+			if ps.Offline() {
+				sp.ErrorCode = kerr.LeaderNotAvailable.Code
+			}
 			st.Partitions = append(st.Partitions, sp)
 			count++
 		}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -29,6 +28,12 @@ func newAdmin(t *testing.T, addr string, opts ...kgo.Opt) (*kgo.Client, *kadm.Cl
 	t.Cleanup(cl.Close)
 	return cl, kadm.NewClient(cl)
 }
+
+// freshMetadata keeps a client's cached metadata at most 100ms old. kadm's
+// Metadata (and most of its admin calls) answer from that cache, which kgo
+// otherwise refreshes at most every 5 s: a test polling for a leader or
+// ISR change would see it up to 5 s after it happened.
+func freshMetadata() kgo.Opt { return kgo.MetadataMinAge(100 * time.Millisecond) }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -326,53 +331,6 @@ func TestClusterAndLogDirs(t *testing.T) {
 	dresp, err := dtp.RequestWith(ctx, cl)
 	if err != nil || len(dresp.Topics) != 1 || len(dresp.Topics[0].Partitions) != 1 {
 		t.Fatalf("describe topic partitions: %+v %v", dresp, err)
-	}
-}
-
-func TestSaramaClusterAdmin(t *testing.T) {
-	b := brokertest.Start(t)
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	adm, err := sarama.NewClusterAdmin([]string{b.Addr()}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if err := adm.CreateTopic("sar", &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1, ConfigEntries: map[string]*string{"retention.ms": str("5000")}}, false); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: "sar"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ok := false
-	for _, e := range entries {
-		if e.Name == "retention.ms" && e.Value == "5000" {
-			ok = true
-		}
-	}
-	if !ok {
-		t.Fatal("sarama DescribeConfig lacks retention.ms=5000")
-	}
-	if err := adm.AlterConfig(sarama.TopicResource, "sar", map[string]*string{"retention.ms": str("bogus")}, false); err == nil {
-		t.Fatal("sarama AlterConfig with a bad value should fail")
-	}
-	if err := adm.CreatePartitions("sar", 4, nil, false); err != nil {
-		t.Fatal(err)
-	}
-	meta, err := adm.DescribeTopics([]string{"sar"})
-	if err != nil || len(meta[0].Partitions) != 4 {
-		t.Fatalf("sarama describe topics: %v", err)
-	}
-	if err := adm.DeleteRecords("sar", map[int32]int64{0: 0}); err != nil {
-		t.Fatal(err)
-	}
-	brokers, controller, err := adm.DescribeCluster()
-	if err != nil || len(brokers) != 1 || controller != 1 {
-		t.Fatalf("sarama describe cluster: %v %v %v", brokers, controller, err)
-	}
-	if err := adm.DeleteTopic("sar"); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +17,7 @@ import (
 	"github.com/gregorhq/gregor/broker/group"
 	blog "github.com/gregorhq/gregor/broker/log"
 	"github.com/gregorhq/gregor/broker/meta"
+	"github.com/gregorhq/gregor/internal/fsutil"
 )
 
 // ErrDataDirLocked is returned by New when another broker holds the data dir.
@@ -32,22 +32,65 @@ type Broker struct {
 	cfg    Config
 	logger *slog.Logger
 
-	clusterID string
-	lockFile  *os.File
-	logs      *blog.Manager
-	journal   *meta.Journal
+	// localClusterID is the cluster.id of meta.properties; the metadata's
+	// cluster ID (ClusterID) wins once the quorum has one.
+	localClusterID string
+	lockFile       *os.File
+	logs           *blog.Manager
+	dirHealth      *logDirHealth // whether the data dir accepts appends (log_dir_health.go)
 
-	mu     sync.RWMutex // guards meta, topics, topicsByID
-	meta   *meta.State
-	topics map[string]*topic
-	byID   map[uuid.UUID]*topic
+	// The metadata quorum (metadata_quorum.go), the active-controller
+	// logic (controller.go) and the controller API (controller_api.go).
+	quorum      metadataLog // a quorum voter, or an observer on broker-only nodes
+	quorumClose sync.Once
+	ctrl        *controller
+	ctrlServer  *controllerServer
+	ctrlClient  *controllerClient
+	// This broker's incarnation and life in the cluster (broker_lifecycle.go).
+	incarnation uuid.UUID
+	brokerEpoch atomic.Int64
+	fenced      atomic.Bool
+	// lastControllerContact is when the active controller last answered
+	// a registration or heartbeat (UnixNano; leadershipInDoubt).
+	lastControllerContact atomic.Int64
+	ready                 chan struct{} // closed once first unfenced
+	// Controlled shutdown (broker_lifecycle.go).
+	shuttingDown  atomic.Bool
+	shutdownAck   chan struct{} // closed when the controller says ShouldShutdown
+	shutdownOnce  sync.Once
+	lifecycleWake chan struct{}
 
+	mu        sync.RWMutex // guards meta, topics, byID, replaying
+	meta      *meta.State
+	topics    map[string]*topic
+	byID      map[uuid.UUID]*topic
+	replaying bool // the quorum is replaying its log at startup
+	// metaChanged is closed and replaced whenever metadata is applied.
+	metaChanged chan struct{}
+
+	fetchers      *replicaFetchers            // follower side of replication (replica_fetcher.go)
+	replQuotas    replicationQuotas           // replication throttling (replication_throttle.go)
+	strayChecked  bool                        // stray replicas deleted since start (guarded by mu; stray_replicas.go)
+	hwCheckpoint  map[topicPartitionKey]int64 // read at startup (hw_checkpoint.go)
 	pids          producerIDs
 	fetchSessions fetchSessions
 	dynBroker     atomic.Pointer[dynamicBrokerConfigs]
 
-	groups *group.Coordinator // consumer groups (groups.go)
-	txns   txnCoordinator     // transactions (txn_coordinator.go)
+	groups atomic.Pointer[group.Coordinator] // consumer groups (groups.go); set once while the metadata observer already runs
+	txns   txnCoordinator                    // transactions (txn_coordinator.go)
+	// groupLeads is the group coordinator's loads per partition (coordinators.go).
+	groupLeads groupLeads
+
+	// security holds each client listener's protocol, TLS and SASL
+	// settings (listener_security.go); scramSecret makes the decoy SCRAM
+	// salts of unknown users (sasl_conn.go).
+	security    map[string]*listenerSecurity
+	scramSecret []byte
+	authz       authzState // authorize.go
+	// quotas are the client quotas in force and their rates (quotas.go).
+	quotas *quotaManager
+	// ctrlSec is the controller listeners' TLS (controller_security.go).
+	ctrlSec controllerSecurity
 
 	lnMu      sync.Mutex
 	listeners []*boundListener
@@ -58,8 +101,9 @@ type Broker struct {
 }
 
 type boundListener struct {
-	name string
-	ln   net.Listener
+	name    string
+	ln      net.Listener
+	started bool // guarded by Broker.lnMu
 }
 
 // Option changes how New builds a Broker.
@@ -88,13 +132,27 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		cfg:     cfg,
-		logger:  o.logger,
-		topics:  map[string]*topic{},
-		byID:    map[uuid.UUID]*topic{},
-		conns:   map[*conn]struct{}{},
-		closing: make(chan struct{}),
+		cfg:           cfg,
+		logger:        o.logger,
+		topics:        map[string]*topic{},
+		byID:          map[uuid.UUID]*topic{},
+		conns:         map[*conn]struct{}{},
+		closing:       make(chan struct{}),
+		ready:         make(chan struct{}),
+		metaChanged:   make(chan struct{}),
+		shutdownAck:   make(chan struct{}),
+		lifecycleWake: make(chan struct{}, 1),
+		incarnation:   uuid.New(),
+		ctrlClient:    newControllerClient(cfg.Cluster.Voters),
+		scramSecret:   newSecret(),
+		quotas:        newQuotaManager(cfg),
 	}
+	if err := b.openSecurity(); err != nil {
+		return nil, err
+	}
+	b.fenced.Store(true)
+	b.ctrl = newController(b)
+	b.fetchers = &replicaFetchers{b: b, byLeader: map[int32]*replicaFetcher{}}
 	if err := b.openDataDir(); err != nil {
 		return nil, err
 	}
@@ -115,7 +173,9 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		return nil, fmt.Errorf("open logs: %w", err)
 	}
 	b.logs = logs
-	if err := b.loadMetadata(); err != nil {
+	b.dirHealth = newLogDirHealth(b.absDataDir(), o.logger, logs.Space)
+	b.hwCheckpoint = readHWCheckpoint(cfg.DataDir)
+	if err := b.openQuorum(); err != nil { // metadata_quorum.go
 		return nil, err
 	}
 	if err := b.openTransactions(); err != nil { // txn_coordinator.go
@@ -124,17 +184,74 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 	if err := b.openGroups(); err != nil { // groups.go
 		return nil, err
 	}
-	for _, l := range cfg.Listeners {
+	if err := b.listen(); err != nil {
+		return nil, err
+	}
+	b.logs.Start()
+	b.ctrlServer = newControllerServer(b)
+	b.ctrl.start()
+	if b.cfg.Cluster.IsBroker() {
+		b.wg.Add(3)
+		go b.lifecycleLoop()    // broker_lifecycle.go
+		go b.isrLoop()          // replication.go
+		go b.hwCheckpointLoop() // hw_checkpoint.go
+	} else {
+		close(b.ready)
+	}
+	ok = true
+	if len(b.cfg.Cluster.Voters) <= 1 {
+		// A single node is its own controller: it registers and is
+		// unfenced at once, and serves as soon as New returns.
+		b.startControllerListeners()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := b.WaitReady(ctx); err != nil {
+			b.Close()
+			return nil, err
+		}
+	} else {
+		b.startControllerListeners()
+	}
+	return b, nil
+}
+
+// openSecurity sets up the listeners' TLS and SASL, the authorizer and the
+// controller listeners' TLS.
+func (b *Broker) openSecurity() error {
+	if err := b.openListenerSecurity(); err != nil { // listener_security.go
+		return err
+	}
+	if err := b.openAuthorizer(); err != nil { // authorize.go
+		return err
+	}
+	return b.openControllerSecurity() // controller_security.go
+}
+
+// listen binds every configured listener (accepting starts later).
+func (b *Broker) listen() error {
+	for _, l := range b.cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Addr())
 		if err != nil {
 			b.closeListeners()
-			return nil, fmt.Errorf("listen on %s: %w", l, err)
+			return fmt.Errorf("listen on %s: %w", l, err)
 		}
 		b.listeners = append(b.listeners, &boundListener{name: l.Name, ln: ln})
 	}
-	b.logs.Start()
-	ok = true
-	return b, nil
+	return nil
+}
+
+// startControllerListeners accepts on the controller listeners at once
+// (the quorum needs them before the broker serves clients).
+func (b *Broker) startControllerListeners() {
+	b.lnMu.Lock()
+	defer b.lnMu.Unlock()
+	for _, l := range b.listeners {
+		if b.cfg.isControllerListener(l.name) && !l.started {
+			l.started = true
+			b.wg.Add(1)
+			go b.acceptLoop(l)
+		}
+	}
 }
 
 // openDataDir creates and locks the data dir and reads or writes meta.properties.
@@ -143,13 +260,12 @@ func (b *Broker) openDataDir() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+	f, err := fsutil.LockFile(filepath.Join(dir, ".lock"))
+	if errors.Is(err, fsutil.ErrLocked) {
 		return fmt.Errorf("%w: %s", ErrDataDirLocked, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("lock data dir: %w", err)
 	}
 	b.lockFile = f
 	props, err := readMetaProperties(dir)
@@ -161,7 +277,7 @@ func (b *Broker) openDataDir() error {
 		b.closeStorage()
 		return err
 	}
-	b.clusterID = props.ClusterID
+	b.localClusterID = props.ClusterID
 	if props.NodeID != b.cfg.NodeID {
 		b.closeStorage()
 		return fmt.Errorf("%w: data dir %s belongs to node.id %d, config says %d", ErrBadConfig, dir, props.NodeID, b.cfg.NodeID)
@@ -169,8 +285,26 @@ func (b *Broker) openDataDir() error {
 	return nil
 }
 
-// Addr returns the bound address of the first listener (useful with port 0).
-func (b *Broker) Addr() string { return b.listeners[0].ln.Addr().String() }
+// absDataDir is the data directory as an absolute path (as configured if
+// that cannot be resolved).
+func (b *Broker) absDataDir() string {
+	abs, err := filepath.Abs(b.cfg.DataDir)
+	if err != nil {
+		return b.cfg.DataDir
+	}
+	return abs
+}
+
+// Addr returns the bound address of the first client listener (useful with
+// port 0), or of the first listener on a controller-only node.
+func (b *Broker) Addr() string {
+	for _, l := range b.listeners {
+		if !b.cfg.isControllerListener(l.name) {
+			return l.ln.Addr().String()
+		}
+	}
+	return b.listeners[0].ln.Addr().String()
+}
 
 // ListenerAddr returns the bound address of the named listener.
 func (b *Broker) ListenerAddr(name string) (string, bool) {
@@ -207,8 +341,16 @@ func (b *Broker) advertised(name string) Listener {
 	return l
 }
 
-// ClusterID is the stable cluster ID from meta.properties.
-func (b *Broker) ClusterID() string { return b.clusterID }
+// ClusterID is the cluster's ID: the metadata's once the quorum has
+// named the cluster, else this node's meta.properties cluster.id.
+func (b *Broker) ClusterID() string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if id := b.meta.ClusterID(); id != "" {
+		return id
+	}
+	return b.localClusterID
+}
 
 // Serve accepts connections on every listener until ctx is done or Close is
 // called, then closes the broker. It returns nil after a clean shutdown.
@@ -226,8 +368,11 @@ func (b *Broker) Start() {
 	b.lnMu.Lock()
 	defer b.lnMu.Unlock()
 	for _, l := range b.listeners {
-		b.wg.Add(1)
-		go b.acceptLoop(l)
+		if !l.started {
+			l.started = true
+			b.wg.Add(1)
+			go b.acceptLoop(l)
+		}
 	}
 }
 
@@ -242,6 +387,10 @@ func (b *Broker) acceptLoop(l *boundListener) {
 			b.logger.Warn("accept failed", "listener", l.name, "err", err)
 			continue
 		}
+		if b.cfg.isControllerListener(l.name) {
+			b.serveController(b.controllerConn(l.name, nc))
+			continue
+		}
 		c := newConn(b, nc, l.name)
 		b.lnMu.Lock()
 		if b.closed {
@@ -253,6 +402,13 @@ func (b *Broker) acceptLoop(l *boundListener) {
 			b.lnMu.Unlock()
 			b.logger.Warn("refusing connection over limit", "remote", c.remote, "limit", limit)
 			nc.Close()
+			continue
+		}
+		if d := b.connectionThrottle(c.ip); d > 0 { // quotas.go: connection_creation_rate
+			b.wg.Add(1)
+			b.lnMu.Unlock()
+			b.logger.Debug("closing connection over connection_creation_rate", "remote", c.remote, "after", d)
+			go b.closeThrottled(nc, d)
 			continue
 		}
 		b.conns[c] = struct{}{}
@@ -273,6 +429,12 @@ func (b *Broker) acceptLoop(l *boundListener) {
 // releases the data dir. It is safe to call more than once.
 func (b *Broker) Close() error {
 	b.lnMu.Lock()
+	closed := b.closed
+	b.lnMu.Unlock()
+	if !closed {
+		b.controlledShutdown(15 * time.Second)
+	}
+	b.lnMu.Lock()
 	if b.closed {
 		b.lnMu.Unlock()
 		return nil
@@ -286,8 +448,45 @@ func (b *Broker) Close() error {
 		c.close()
 	}
 	b.lnMu.Unlock()
+	if b.ctrlServer != nil {
+		b.ctrlServer.close()
+	}
+	b.ctrl.close()
+	b.closeQuorum() // also ends the raft streams the controller listeners handed it
+	b.fetchers.close()
 	b.wg.Wait()
+	if err := b.writeHWCheckpoint(); err != nil {
+		b.logger.Warn("high watermark checkpoint failed", "err", err)
+	}
 	return b.closeStorage()
+}
+
+// closeQuorum stops the metadata quorum member once.
+func (b *Broker) closeQuorum() error {
+	var err error
+	b.quorumClose.Do(func() {
+		if b.quorum != nil {
+			err = b.quorum.Close()
+		}
+	})
+	return err
+}
+
+// serveController serves one controller-listener connection in the
+// background (controller_api.go sniffs which kind it is).
+func (b *Broker) serveController(nc net.Conn) {
+	b.lnMu.Lock()
+	if b.closed {
+		b.lnMu.Unlock()
+		nc.Close()
+		return
+	}
+	b.wg.Add(1)
+	b.lnMu.Unlock()
+	go func() {
+		defer b.wg.Done()
+		b.ctrlServer.serveConn(nc)
+	}()
 }
 
 func (b *Broker) closeListeners() {
@@ -299,18 +498,17 @@ func (b *Broker) closeListeners() {
 func (b *Broker) closeStorage() error {
 	b.closeTransactions() // txn_coordinator.go: stop the timeout loop
 	b.closeGroups()       // groups.go: stop group timers before the logs close
-	var errs []error
+	errs := []error{b.closeQuorum()}
+	if b.fetchers != nil {
+		b.fetchers.close()
+	}
 	if b.logs != nil {
 		errs = append(errs, b.logs.Close())
 		b.logs = nil
 	}
-	if b.journal != nil {
-		errs = append(errs, b.journal.Close())
-		b.journal = nil
-	}
+
 	if b.lockFile != nil {
-		syscall.Flock(int(b.lockFile.Fd()), syscall.LOCK_UN)
-		errs = append(errs, b.lockFile.Close())
+		errs = append(errs, fsutil.UnlockFile(b.lockFile))
 		b.lockFile = nil
 	}
 	return errors.Join(errs...)

@@ -34,6 +34,7 @@ var brokerConfigDefs = []brokerConfigDef{
 	{name: "offsets.topic.num.partitions", typ: meta.TypeInt, def: "50"},
 	{name: "offsets.topic.replication.factor", typ: meta.TypeShort, def: "1"},
 	{name: "offsets.retention.minutes", typ: meta.TypeInt, def: "10080"},
+	{name: "offsets.commit.timeout.ms", typ: meta.TypeInt, def: "5000"},
 	{name: "transaction.state.log.num.partitions", typ: meta.TypeInt, def: "50"},
 	{name: "transaction.state.log.replication.factor", typ: meta.TypeShort, def: "1"},
 	{name: "transaction.state.log.min.isr", typ: meta.TypeInt, def: "1"},
@@ -50,6 +51,8 @@ var brokerConfigDefs = []brokerConfigDef{
 	{name: "log.flush.offset.checkpoint.interval.ms", typ: meta.TypeInt, def: "60000"},
 	{name: "log.flush.scheduler.interval.ms", typ: meta.TypeLong, def: "9223372036854775807"},
 	{name: "gregor.flush.policy", typ: meta.TypeString, def: "os"},
+	{name: "leader.replication.throttled.rate", typ: meta.TypeLong, def: "9223372036854775807", dynamic: true},
+	{name: "follower.replication.throttled.rate", typ: meta.TypeLong, def: "9223372036854775807", dynamic: true},
 }
 
 // allBrokerConfigDefs merges brokerConfigDefs with the broker synonyms of

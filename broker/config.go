@@ -37,6 +37,9 @@ type Config struct {
 	SocketRequestMaxSize int32         // socket.request.max.bytes
 	RetentionCheckEvery  time.Duration // log.retention.check.interval.ms
 	FlushPolicy          FlushPolicy   // gregor.flush.policy
+	// Cluster holds process.roles, node.id's quorum and the broker session
+	// settings (cluster_config.go).
+	Cluster ClusterConfig
 	// Properties are the static broker properties as given (file and flags),
 	// used as the defaults of topic configs through their broker synonyms.
 	Properties map[string]string
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		SocketRequestMaxSize: 104857600,
 		RetentionCheckEvery:  5 * time.Minute,
 		FlushPolicy:          FlushOS,
+		Cluster:              defaultClusterConfig(),
 		Properties:           map[string]string{},
 	}
 }
@@ -143,6 +147,8 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 			c.RetentionCheckEvery = time.Duration(ms) * time.Millisecond
 		case "gregor.flush.policy":
 			c.FlushPolicy = FlushPolicy(v)
+		default:
+			_, err = c.Cluster.applyClusterProperty(k, v)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %s=%s: %w", ErrBadConfig, k, v, err)
@@ -179,6 +185,9 @@ func (c *Config) Validate() error {
 	if err := c.checkSecurityProtocols(); err != nil {
 		return err
 	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
 	if len(c.AdvertisedListeners) > 0 {
 		for _, a := range c.AdvertisedListeners {
 			if _, ok := c.listener(a.Name); !ok {
@@ -189,37 +198,6 @@ func (c *Config) Validate() error {
 	for k, v := range c.Properties {
 		if err := checkKnownNumeric(k, v); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// checkSecurityProtocols maps every listener name to its security protocol
-// (listener.security.protocol.map; a listener named after a protocol needs
-// no entry) and refuses protocols this broker does not serve yet.
-func (c *Config) checkSecurityProtocols() error {
-	protos := map[string]string{}
-	if m := c.Properties["listener.security.protocol.map"]; m != "" {
-		for _, pair := range strings.Split(m, ",") {
-			name, proto, ok := strings.Cut(strings.TrimSpace(pair), ":")
-			if !ok {
-				return fmt.Errorf("%w: listener.security.protocol.map entry %q is not NAME:PROTOCOL", ErrBadConfig, pair)
-			}
-			protos[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
-		}
-	}
-	for _, l := range c.Listeners {
-		proto, ok := protos[l.Name]
-		if !ok {
-			switch l.Name {
-			case "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL":
-				proto = l.Name
-			default:
-				return fmt.Errorf("%w: listener %s has no entry in listener.security.protocol.map", ErrBadConfig, l.Name)
-			}
-		}
-		if proto != "PLAINTEXT" {
-			return fmt.Errorf("%w: listener %s uses %s; only PLAINTEXT listeners are served so far", ErrBadConfig, l.Name, proto)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -109,13 +110,17 @@ func isBrokerListConfig(name string) bool {
 // alterTopicConfigs validates and (unless validateOnly) installs a topic's
 // new dynamic configs. They take effect at once on every partition.
 func (b *Broker) alterTopicConfigs(name string, changes []configChange, replace, validateOnly bool) (*kerr.Error, string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
 	t := b.topics[name]
+	var current map[string]string
+	if t != nil {
+		current = t.dynamic
+	}
+	b.mu.RUnlock()
 	if t == nil {
 		return kerr.UnknownTopicOrPartition, fmt.Sprintf("Topic %s does not exist.", name)
 	}
-	next, err := applyChanges(t.dynamic, changes, replace, isTopicListConfig)
+	next, err := applyChanges(current, changes, replace, isTopicListConfig)
 	if err != nil {
 		return kerr.InvalidConfig, err.Error()
 	}
@@ -129,12 +134,9 @@ func (b *Broker) alterTopicConfigs(name string, changes []configChange, replace,
 		return nil, ""
 	}
 	rec := meta.Record{Type: meta.RecordAlterConfigs, Topic: &meta.Topic{Name: name, Configs: next}}
-	if err := b.journal.Append(rec); err != nil {
-		return kerr.KafkaStorageError, err.Error()
+	if err := b.propose(context.Background(), rec); err != nil {
+		return metadataErrorCode(err), err.Error()
 	}
-	b.meta.Apply(rec)
-	t.dynamic = next
-	b.refreshTopicSettings(t)
 	b.logger.Info("altered topic configs", "topic", name, "configs", next)
 	return nil, ""
 }
@@ -155,8 +157,6 @@ func (b *Broker) alterBrokerConfigs(scope string, changes []configChange, replac
 	if scope != "" && scope != strconv.Itoa(int(b.cfg.NodeID)) {
 		return kerr.InvalidRequest, fmt.Sprintf("Unexpected broker id, expected %d or empty string, but received %s", b.cfg.NodeID, scope)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	dyn := b.dynamicBroker()
 	current := dyn.clusterDefault
 	if scope != "" {
@@ -181,25 +181,16 @@ func (b *Broker) alterBrokerConfigs(scope string, changes []configChange, replac
 			}
 		} else if _, err := strconv.ParseInt(v, 10, 64); d.typ == meta.TypeInt && err != nil {
 			return kerr.InvalidConfig, fmt.Sprintf("Invalid value %s for configuration %s: Not a number of type INT", v, k)
+		} else if n, err := strconv.ParseInt(v, 10, 64); d.typ == meta.TypeLong && (err != nil || n < 0) {
+			return kerr.InvalidConfig, fmt.Sprintf("Invalid value %s for configuration %s: Not a number of type LONG, at least 0", v, k)
 		}
 	}
 	if validateOnly {
 		return nil, ""
 	}
 	rec := meta.Record{Type: meta.RecordBrokerConfigs, BrokerScope: scope, BrokerConfigs: next}
-	if err := b.journal.Append(rec); err != nil {
-		return kerr.KafkaStorageError, err.Error()
-	}
-	b.meta.Apply(rec)
-	nd := &dynamicBrokerConfigs{perBroker: dyn.perBroker, clusterDefault: dyn.clusterDefault}
-	if scope == "" {
-		nd.clusterDefault = next
-	} else {
-		nd.perBroker = next
-	}
-	b.dynBroker.Store(nd)
-	for _, t := range b.topics {
-		b.refreshTopicSettings(t)
+	if err := b.propose(context.Background(), rec); err != nil {
+		return metadataErrorCode(err), err.Error()
 	}
 	b.logger.Info("altered broker configs", "scope", scope, "configs", next)
 	return nil, ""

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,10 +11,13 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregorhq/gregor/broker/auth"
 )
 
 // maxQueuedRequests bounds how many decoded requests a connection holds
@@ -29,6 +33,12 @@ type request struct {
 	corrID   int32
 	clientID string
 	kreq     kmsg.Request
+	size     int // bytes on the wire, with the size prefix
+	// parked is how long the handler waited rather than worked (a fetch's
+	// long poll, an acks=all produce waiting for the ISR): Kafka parks such
+	// requests in purgatory, off its request threads, so request_percentage
+	// does not count it (quotas.go).
+	parked time.Duration
 	// unsupported is set for an ApiVersions request of a version the broker
 	// does not know; it is answered with a v0 response.
 	unsupported bool
@@ -42,11 +52,24 @@ type request struct {
 // conn serves one client connection: a reader goroutine decodes frames into
 // a bounded queue, and the serving goroutine answers them strictly in order.
 type conn struct {
-	b        *Broker
+	b *Broker
+	// nc is a *tls.Conn on SSL and SASL_SSL listeners: bytes written to it
+	// are encrypted (copied). A path that hands file bytes to the socket
+	// directly (sendfile) must take it only when nc is a *net.TCPConn.
 	nc       net.Conn
 	listener string
 	remote   string
 	ip       string
+	// sec is the listener's security; principal is who the connection
+	// acts as, set before the first request past authentication is
+	// served (sasl_conn.go).
+	sec       *listenerSecurity
+	principal auth.Principal
+	sasl      connSASL // session and re-authentication (sasl_reauth.go)
+	// mutedUntil (Unix nanoseconds) is when a throttled connection may
+	// send again: until then neither goroutine takes a request from it
+	// (quotas.go).
+	mutedUntil atomic.Int64
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -58,12 +81,23 @@ type conn struct {
 }
 
 func newConn(b *Broker, nc net.Conn, listener string) *conn {
-	return &conn{b: b, nc: nc, listener: listener, remote: nc.RemoteAddr().String(), ip: remoteIP(nc), done: make(chan struct{})}
+	c := &conn{b: b, nc: nc, listener: listener, remote: nc.RemoteAddr().String(), ip: remoteIP(nc), done: make(chan struct{}),
+		sec: b.security[listener], principal: auth.Anonymous}
+	if c.sec != nil && c.sec.usesTLS() {
+		c.nc = tls.Server(nc, c.sec.serverTLS) // TLS connections copy; plain ones keep the fast path
+	}
+	return c
 }
 
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		close(c.done)
+		if tc, ok := c.nc.(*tls.Conn); ok {
+			// Without close_notify: its write could hold Close for
+			// seconds on a client that stopped reading.
+			tc.NetConn().Close()
+			return
+		}
 		c.nc.Close()
 	})
 }
@@ -71,13 +105,18 @@ func (c *conn) close() {
 // serve runs until the connection closes. It owns the reader goroutine and
 // waits for it.
 func (c *conn) serve() {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	if !c.authenticate(br) { // sasl_conn.go: TLS handshake, SASL, principal
+		c.close()
+		return
+	}
 	queue := make(chan *request, maxQueuedRequests)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(queue)
-		c.readLoop(queue)
+		c.readLoop(br, queue)
 	}()
 	defer func() {
 		c.close() // unblocks the reader
@@ -87,13 +126,24 @@ func (c *conn) serve() {
 	w := bufio.NewWriterSize(c.nc, 64<<10)
 	var buf []byte
 	for r := range queue {
+		if !c.waitMuted() {
+			return
+		}
+		start := time.Now()
 		resp, err := c.handle(r)
 		if err != nil {
 			c.b.logger.Warn("closing connection", "remote", c.remote, "api", kmsg.NameForKey(r.key), "version", r.version, "err", err)
 			return
 		}
+		throttle := c.quotaThrottle(r, resp, time.Since(start)) // quotas.go
 		if resp == nil {
+			c.mute(throttle) // acks=0 produce: no response, the mute alone throttles
 			continue
+		}
+		if throttle = c.setThrottle(resp, throttle); throttle > 0 {
+			if err := w.Flush(); err != nil {
+				return
+			}
 		}
 		if need := responseSizeHint(resp); cap(buf) < need {
 			buf = make([]byte, 0, need) // one allocation, no regrowth while encoding
@@ -102,11 +152,12 @@ func (c *conn) serve() {
 		if _, err := w.Write(buf); err != nil {
 			return
 		}
-		if len(queue) == 0 {
+		if len(queue) == 0 || throttle > 0 {
 			if err := w.Flush(); err != nil {
 				return
 			}
 		}
+		c.mute(throttle)
 		if cap(buf) > 4<<20 {
 			buf = nil // don't pin a large fetch buffer to an idle connection
 		}
@@ -154,6 +205,9 @@ func (c *conn) handle(r *request) (resp kmsg.Response, err error) {
 			resp, err = nil, fmt.Errorf("%w: %v", errHandlerPanic, p)
 		}
 	}()
+	if err := c.checkSession(r); err != nil { // sasl_reauth.go
+		return nil, err
+	}
 	if r.unsupported {
 		return apiVersionsUnsupported(r), nil
 	}
@@ -166,11 +220,13 @@ func (c *conn) handle(r *request) (resp kmsg.Response, err error) {
 
 // readLoop decodes frames until EOF, an error, or a frame the broker must
 // refuse; those close the connection with a log line.
-func (c *conn) readLoop(queue chan<- *request) {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+func (c *conn) readLoop(br *bufio.Reader, queue chan<- *request) {
 	var sizeBuf [4]byte
 	idle := c.b.idleTimeout()
 	for {
+		if !c.waitMuted() {
+			return
+		}
 		if idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
@@ -201,7 +257,7 @@ func (c *conn) readLoop(queue chan<- *request) {
 			c.close()
 			return
 		}
-		r.conn = c
+		r.conn, r.size = c, len(frame)+4
 		select {
 		case queue <- r:
 		case <-c.done:

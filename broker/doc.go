@@ -5,7 +5,9 @@
 //
 // Each Kafka API has its own file named after its key (00_produce.go,
 // 01_fetch.go, ...), opening with the versions it supports; ApiVersions is
-// built from the registry those files fill.
+// built from the registry those files fill. With authorizer.class.name
+// set, each handler checks the connection's principal against the ACLs of
+// the cluster metadata, as Kafka does (authorize.go, package broker/acl).
 //
 //	cfg := broker.DefaultConfig()
 //	cfg.DataDir = "/var/lib/gregor"

@@ -28,7 +28,6 @@ func eosProcessor(addr string) error {
 		kgo.ConsumerGroup("eos-group"),
 		kgo.ConsumeTopics("eos-in"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.DefaultProduceTopic("eos-out"),
 		kgo.FetchMaxPartitionBytes(2000),  // small polls: many transactions
 		kgo.SessionTimeout(6*time.Second), // the killed member leaves the group soon

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregorhq/gregor/broker/group"
 	blog "github.com/gregorhq/gregor/broker/log"
@@ -26,6 +26,7 @@ const offsetsTopic = "__consumer_offsets"
 func groupConfig(cfg Config, b *Broker) (group.Config, error) {
 	gc := group.DefaultConfig()
 	gc.Logger = b.logger
+	gc.Owns = func(p int32) bool { return b.topicByName(offsetsTopic).partition(p) != nil }
 	num := func(key string, set func(int64)) error {
 		v, ok := cfg.Properties[key]
 		if !ok {
@@ -71,12 +72,13 @@ func (b *Broker) openGroups() error {
 	if err != nil {
 		return err
 	}
-	b.groups, err = group.NewCoordinator(gc, &offsetsStore{b: b})
+	gcoord, err := group.NewCoordinator(gc, &offsetsStore{b: b})
 	if err != nil {
 		return err
 	}
-	if t := b.topics[offsetsTopic]; t != nil {
-		b.groups.Start(int32(len(t.partitionList())), true)
+	b.groups.Store(gcoord)
+	if t := b.topicByName(offsetsTopic); t != nil {
+		gcoord.Start(t.numPartitions(), true)
 	}
 	return nil
 }
@@ -84,9 +86,19 @@ func (b *Broker) openGroups() error {
 // closeGroups stops the coordinator (its timers and loader) before the
 // logs close.
 func (b *Broker) closeGroups() {
-	if b.groups != nil {
-		b.groups.Close()
+	if gc := b.groups.Load(); gc != nil {
+		gc.Close()
 	}
+}
+
+// readGroupCoordinator is the group coordinator for a request that needs
+// READ on group: GROUP_AUTHORIZATION_FAILED without it, else what
+// groupCoordinator gives.
+func (b *Broker) readGroupCoordinator(r *request, grp string) (*group.Coordinator, *kerr.Error) {
+	if !r.authorizeGroup(kmsg.ACLOperationRead, grp) {
+		return nil, kerr.GroupAuthorizationFailed
+	}
+	return b.groupCoordinator()
 }
 
 // groupCoordinator returns the coordinator, creating __consumer_offsets on
@@ -94,8 +106,9 @@ func (b *Broker) closeGroups() {
 // cleanup.policy=compact, segment.bytes from offsets.topic.segment.bytes).
 // It answers COORDINATOR_NOT_AVAILABLE when the topic cannot be created.
 func (b *Broker) groupCoordinator() (*group.Coordinator, *kerr.Error) {
-	if b.groups.Active() {
-		return b.groups, nil
+	gc := b.groups.Load()
+	if gc.Active() {
+		return gc, nil
 	}
 	n := b.groupPartitions()
 	compact, codec, seg := "compact", "producer", "104857600"
@@ -103,23 +116,23 @@ func (b *Broker) groupCoordinator() (*group.Coordinator, *kerr.Error) {
 		seg = v // Kafka's property for the topic's segment.bytes (default 100 MiB)
 	}
 	_, kErr, msg := b.createTopic(topicSpec{
-		name: offsetsTopic, partitions: n, replicationFactor: 1, internal: true,
+		name: offsetsTopic, partitions: n, replicationFactor: b.internalTopicRF("offsets.topic.replication.factor"), internal: true,
 		configs: map[string]*string{"cleanup.policy": &compact, "compression.type": &codec, "segment.bytes": &seg},
 	}, false)
 	switch kErr {
 	case nil:
-		b.groups.Start(n, false)
+		gc.Start(n, false)
 	case kerr.TopicAlreadyExists:
 		t := b.topicByName(offsetsTopic)
 		if t == nil {
 			return nil, kerr.CoordinatorNotAvailable
 		}
-		b.groups.Start(int32(len(t.partitionList())), true)
+		gc.Start(t.numPartitions(), true)
 	default:
 		b.logger.Error("cannot create "+offsetsTopic, "code", kErr.Message, "why", msg)
 		return nil, kerr.CoordinatorNotAvailable
 	}
-	return b.groups, nil
+	return gc, nil
 }
 
 func (b *Broker) groupPartitions() int32 {
@@ -132,12 +145,9 @@ func (b *Broker) groupPartitions() int32 {
 }
 
 // offsetsStore is group.Storage over the __consumer_offsets partitions.
-// Appends to one partition are serialized so that the high watermark never
-// passes a record that is not yet synced. Lock order: a group's lock (held
-// by the caller), then a partition's append lock here, then the log's.
+// Lock order: a group's lock (held by the caller), then the log's.
 type offsetsStore struct {
-	b     *Broker
-	locks sync.Map // int32 -> *sync.Mutex
+	b *Broker
 }
 
 func (s *offsetsStore) partition(i int32) (*partition, error) {
@@ -149,7 +159,9 @@ func (s *offsetsStore) partition(i int32) (*partition, error) {
 }
 
 // Append writes recs as one batch, fsyncs under the durable flush policy,
-// and advances the high watermark.
+// and returns once the high watermark has passed it: every in-sync
+// replica holds it, so what the coordinator acknowledges survives a
+// failover (appendReplicated; offsets.commit.timeout.ms bounds the wait).
 func (s *offsetsStore) Append(i int32, recs []group.Record) error {
 	return s.appendBatch(i, group.EncodeBatch(recs, time.Now().UnixMilli()))
 }
@@ -165,7 +177,8 @@ func (s *offsetsStore) appendBatch(i int32, batch []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.appendInternal(p, batch); err != nil {
+	timeout := time.Duration(s.b.brokerIntSetting("offsets.commit.timeout.ms", 5000)) * time.Millisecond
+	if err := s.b.appendReplicatedWithin(p, batch, timeout); err != nil {
 		if errors.Is(err, blog.ErrStorage) {
 			return fmt.Errorf("%w: %w", group.ErrStorageFull, err)
 		}
@@ -174,14 +187,19 @@ func (s *offsetsStore) appendBatch(i int32, batch []byte) error {
 	return nil
 }
 
-// Replay hands fn the partition's batches from the log start to the high
-// watermark.
+// Replay hands fn the partition's batches from the log start to the log
+// end, as Kafka's coordinator loads them: the partition is loaded when
+// this node has just become its leader, and a new leader's high watermark
+// still lags what the old one acknowledged (followers learn it a fetch
+// late) — up to the high watermark, the last acknowledged commits would be
+// missed. As leader, its log is the partition's: what lies past the high
+// watermark becomes committed as the followers copy it.
 func (s *offsetsStore) Replay(i int32, fn func([]byte) error) error {
 	p, err := s.partition(i)
 	if err != nil {
 		return err
 	}
-	if err := replayPartition(p, fn); err != nil {
+	if err := replayPartitionTo(p, p.log.LogEndOffset(), fn); err != nil {
 		return fmt.Errorf("read %s-%d: %w", offsetsTopic, i, err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/gregorhq/gregor/internal/fsutil"
 )
 
 // metaProperties is the data dir's identity file, as Kafka's KRaft writes it.
@@ -55,31 +57,8 @@ var errMetaMissing = errors.New("meta.properties missing")
 func writeMetaProperties(dir string, mp metaProperties) error {
 	text := fmt.Sprintf("#\n#%s\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n",
 		time.Now().UTC().Format(time.UnixDate), mp.ClusterID, mp.DirectoryID, mp.NodeID)
-	tmp := filepath.Join(dir, "meta.properties.tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "meta.properties"), []byte(text), 0o644); err != nil {
 		return fmt.Errorf("write meta.properties: %w", err)
 	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return fmt.Errorf("write meta.properties: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync meta.properties: %w", err)
-	}
-	f.Close()
-	if err := os.Rename(tmp, filepath.Join(dir, "meta.properties")); err != nil {
-		return fmt.Errorf("install meta.properties: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }

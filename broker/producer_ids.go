@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -22,21 +24,27 @@ func (p *producerIDs) init(reservedUpTo int64) {
 	p.next, p.blockEnd = reservedUpTo, reservedUpTo
 }
 
-// allocate returns a fresh producer ID, reserving a new block when needed.
+// allocateProducerID returns a fresh producer ID, reserving a new block
+// through the metadata quorum when needed; a block another broker took
+// first is retried from the new position.
 func (b *Broker) allocateProducerID() (int64, error) {
 	p := &b.pids
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.next >= p.blockEnd {
-		end := p.blockEnd + producerIDBlockSize
-		rec := meta.Record{Type: meta.RecordProducerIDBlock, NextProducerID: end}
-		if err := b.journal.Append(rec); err != nil {
+	for p.next >= p.blockEnd {
+		b.mu.RLock()
+		start := b.meta.NextProducerID()
+		b.mu.RUnlock()
+		end := start + producerIDBlockSize
+		rec := meta.Record{Type: meta.RecordProducerIDBlock, NextProducerID: end, ExpectNextProducerID: &start}
+		err := b.propose(context.Background(), rec)
+		if errors.Is(err, meta.ErrConflict) {
+			continue
+		}
+		if err != nil {
 			return -1, fmt.Errorf("reserve producer IDs: %w", err)
 		}
-		b.mu.Lock()
-		b.meta.Apply(rec)
-		b.mu.Unlock()
-		p.blockEnd = end
+		p.next, p.blockEnd = start, end
 	}
 	id := p.next
 	p.next++

@@ -43,55 +43,92 @@ func produceTxn(t *testing.T, ctx context.Context, cl *kgo.Client, prefix string
 	if err := cl.EndTransaction(ctx, commit); err != nil {
 		t.Fatal(err)
 	}
+	waitTxnComplete(t, ctx, cl)
 }
 
-// readAll consumes partition 0 of tx up to its end (for the isolation level).
+// waitTxnComplete waits until the coordinator has written every marker of
+// cl's last transaction: as in Kafka, EndTxn answers once the commit or
+// abort is decided, and the markers follow.
+func waitTxnComplete(t *testing.T, ctx context.Context, cl *kgo.Client) {
+	t.Helper()
+	id, _ := cl.OptValue(kgo.TransactionalID).(string)
+	adm := kadm.NewClient(cl)
+	for {
+		d, err := adm.DescribeTransactions(ctx, id)
+		if err == nil {
+			if st := d[id].State; st == "CompleteCommit" || st == "CompleteAbort" || st == "Empty" {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("transaction %q never completed: %v %v", id, d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readValues consumes topic tx up to its end for the isolation level.
 func readValues(t *testing.T, ctx context.Context, addr string, committed bool) []string {
 	t.Helper()
-	iso := kgo.ReadUncommitted()
+	return readToEnd(t, ctx, []string{addr}, "tx", committed)
+}
+
+// readToEnd consumes every partition of topic from the start up to the end
+// offset of its isolation level (read_committed: the last stable offset;
+// read_uncommitted: the high watermark) as listed when it starts, and
+// returns every value read, in the order read. It keeps control records
+// so that it sees the end even where a partition ends with a transaction
+// marker (their values are not returned): the end is reached by reading
+// it, not by a fetch coming back empty within some time, which a loaded
+// machine can take longer for.
+func readToEnd(t *testing.T, ctx context.Context, seeds []string, topic string, committed bool) []string {
+	t.Helper()
+	_, adm := newAdmin(t, seeds[0], kgo.SeedBrokers(seeds...))
+	iso, list := kgo.ReadUncommitted(), adm.ListEndOffsets
 	if committed {
-		iso = kgo.ReadCommitted()
+		iso, list = kgo.ReadCommitted(), adm.ListCommittedOffsets
 	}
-	_, adm := newAdmin(t, addr)
-	var end int64
-	if committed {
-		offs, err := adm.ListCommittedOffsets(ctx, "tx")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _ := offs.Lookup("tx", 0)
-		end = o.Offset
-	} else {
-		offs, err := adm.ListEndOffsets(ctx, "tx")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _ := offs.Lookup("tx", 0)
-		end = o.Offset
+	offs, err := list(ctx, topic)
+	if err == nil {
+		err = offs.Error()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.FetchIsolationLevel(iso),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"tx": {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	ends, from := map[int32]int64{}, map[int32]kgo.Offset{}
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			ends[o.Partition], from[o.Partition] = o.Offset, kgo.NewOffset().AtStart()
+		}
+	})
+	if len(ends) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	var vals []string
-	for {
-		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		fs := cl.PollFetches(fctx)
-		cancel()
-		if err := fs.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatal(err)
+	for len(ends) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v; read %v, partitions not read to their end offsets: %v", topic, ctx.Err(), vals, ends)
 		}
-		var last int64 = -1
+		if err := fs.Err(); err != nil {
+			t.Fatalf("reading %s: %v", topic, err)
+		}
 		fs.EachRecord(func(r *kgo.Record) {
-			vals = append(vals, string(r.Value))
-			last = r.Offset
+			if !r.Attrs.IsControl() {
+				vals = append(vals, string(r.Value))
+			}
+			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
+				delete(ends, r.Partition)
+			}
 		})
-		if last+1 >= end || last < 0 {
-			return vals
-		}
 	}
+	return vals
 }
 
 func TestTransactionsCommitAbortVisibility(t *testing.T) {
@@ -175,6 +212,7 @@ func TestOpenTransactionPinsLastStableOffset(t *testing.T) {
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
+	waitTxnComplete(t, ctx, cl)
 	if got := readValues(t, ctx, b.Addr(), true); len(got) != 3 {
 		t.Fatalf("after commit read_committed saw %v", got)
 	}
@@ -254,15 +292,7 @@ func TestTransactionalProduceNeedsAddPartitions(t *testing.T) {
 	if r, _ := init.RequestWith(ctx, cl); r.ErrorCode != kerr.InvalidTransactionTimeout.Code {
 		t.Fatalf("huge timeout: code %d", r.ErrorCode)
 	}
-	rec := &kgo.Record{Topic: "tx", Partition: 1, Value: []byte("stray")}
-	batch := kmsg.RecordBatch{Magic: 2, ProducerID: ir.ProducerID, ProducerEpoch: ir.ProducerEpoch, FirstSequence: 0,
-		Attributes: 0x10, NumRecords: 1, FirstTimestamp: time.Now().UnixMilli(), MaxTimestamp: time.Now().UnixMilli()}
-	r := kmsg.Record{Value: rec.Value}
-	r.Length = int32(len(r.AppendTo(nil)) - 1)
-	batch.Records = r.AppendTo(nil)
-	raw := batch.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	fixCRC(raw)
+	raw := rawTxnBatch(ir.ProducerID, ir.ProducerEpoch, "stray")
 	prod := kmsg.NewPtrProduceRequest()
 	prod.TransactionID = &id
 	prod.Acks = -1
@@ -283,4 +313,18 @@ func TestTransactionalProduceNeedsAddPartitions(t *testing.T) {
 	if o, _ := lso.Lookup("tx", 1); o.Offset != 0 {
 		t.Fatalf("a refused stray write moved the partition: %d", o.Offset)
 	}
+}
+
+// rawTxnBatch is a transactional record batch of one record, sequence 0.
+func rawTxnBatch(pid int64, epoch int16, value string) []byte {
+	now := time.Now().UnixMilli()
+	batch := kmsg.RecordBatch{Magic: 2, ProducerID: pid, ProducerEpoch: epoch, FirstSequence: 0,
+		Attributes: 0x10, NumRecords: 1, FirstTimestamp: now, MaxTimestamp: now}
+	r := kmsg.Record{Value: []byte(value)}
+	r.Length = int32(len(r.AppendTo(nil)) - 1)
+	batch.Records = r.AppendTo(nil)
+	raw := batch.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	fixCRC(raw)
+	return raw
 }

@@ -311,3 +311,14 @@ func OneOf(vals ...string) func(string) error {
 		return fmt.Errorf("String must be one of: %s", strings.Join(vals, ", "))
 	}
 }
+
+// SubProps returns the properties under prefix, with the prefix removed.
+func SubProps(props map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range props {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && rest != "" {
+			out[rest] = v
+		}
+	}
+	return out
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
 	"strings"
 	"time"
 )
@@ -391,13 +390,3 @@ func TimeToMillis(t time.Time) (int32, error) {
 
 // MillisToTime converts milliseconds since midnight to a Time value.
 func MillisToTime(ms int32) time.Time { return time.UnixMilli(int64(ms)).UTC() }
-
-// sortedKeys returns the keys of a string map in order.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}

@@ -37,9 +37,12 @@ type connectWorker struct {
 	proc *Process
 }
 
-func startConnectWorker(t *testing.T, dir, name, brokers string) *connectWorker {
+// startConnectWorker starts `gregor connect distributed` with the
+// fail-over tests' worker properties, then the extra ones ("key=value",
+// later lines win), and waits for its REST listener.
+func startConnectWorker(t *testing.T, dir, name, brokers string, extra ...string) *connectWorker {
 	t.Helper()
-	props := strings.Join([]string{
+	props := strings.Join(append([]string{
 		"bootstrap.servers=" + brokers,
 		"group.id=fo-cluster",
 		"config.storage.topic=fo-configs",
@@ -58,7 +61,7 @@ func startConnectWorker(t *testing.T, dir, name, brokers string) *connectWorker 
 		"consumer.heartbeat.interval.ms=500",
 		"key.converter=org.apache.kafka.connect.storage.StringConverter",
 		"value.converter=org.apache.kafka.connect.storage.StringConverter",
-	}, "\n") + "\n"
+	}, extra...), "\n") + "\n"
 	file := filepath.Join(dir, name+".properties")
 	if err := os.WriteFile(file, []byte(props), 0o644); err != nil {
 		t.Fatal(err)
@@ -258,12 +261,25 @@ func readLines(path string) []string {
 	return strings.Split(s, "\n")
 }
 
+// TestConnectDistributedKillFailover kills the worker running one task
+// of a two-worker distributed Connect cluster and checks that the other
+// takes its work over after the session timeout and the scheduled
+// rebalance delay, with every line copied. The two cases (and the test)
+// run in parallel with other tests: each has its own broker, workers and
+// files, and most of it is waiting out those timeouts.
 func TestConnectDistributedKillFailover(t *testing.T) {
+	t.Parallel()
 	// The leader (a, which starts alone and runs everything at first)
 	// gives b the connector and the task that sort last by name, so the
 	// names pick which task dies with b.
-	t.Run("source task killed", func(t *testing.T) { testKillFailover(t, "fo-2-src", "fo-1-sink", "fo-2-src") })
-	t.Run("sink task killed", func(t *testing.T) { testKillFailover(t, "fo-1-src", "fo-2-sink", "fo-2-sink") })
+	t.Run("source task killed", func(t *testing.T) {
+		t.Parallel()
+		testKillFailover(t, "fo-2-src", "fo-1-sink", "fo-2-src")
+	})
+	t.Run("sink task killed", func(t *testing.T) {
+		t.Parallel()
+		testKillFailover(t, "fo-1-src", "fo-2-sink", "fo-2-sink")
+	})
 }
 
 func testKillFailover(t *testing.T, srcName, sinkName, wantOnB string) {

@@ -25,7 +25,7 @@ func configValue(cs []kadm.Config, key string) string {
 	return ""
 }
 
-// gokaCounter runs examples/goka-counter (built once per test) against a
+// gokaCounter runs integration/examples/goka-counter (built once per test) against a
 // broker.
 type gokaCounter struct {
 	t       *testing.T
@@ -38,7 +38,7 @@ func newGokaCounter(t *testing.T) *gokaCounter {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "goka-counter")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/examples/goka-counter")
+	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/integration/examples/goka-counter")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build goka-counter: %v\n%s", err, out)
 	}
@@ -151,7 +151,7 @@ func tableRecords(t *testing.T, addr string) int {
 	return n
 }
 
-// TestGokaCounter runs examples/goka-counter (a goka processor with a
+// TestGokaCounter runs integration/examples/goka-counter (a goka processor with a
 // group table and a goka View) against gregor: correct counts through the
 // View, after the table topic was compacted, across a broker restart, and
 // across a processor restart with its local storage deleted (goka restores

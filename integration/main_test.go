@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,9 +31,7 @@ func run(m *testing.M) int {
 		}
 		defer os.RemoveAll(dir)
 		gregorBin = filepath.Join(dir, "gregor")
-		build := exec.Command("go", "build", "-o", gregorBin, "github.com/gregorhq/gregor/cmd/gregor")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
+		if err := BuildProgram(MainModule+"/cmd/gregor", gregorBin); err != nil {
 			fmt.Fprintln(os.Stderr, "integration: building gregor:", err)
 			return 1
 		}
@@ -54,7 +52,13 @@ type testBroker struct {
 // the test failed).
 func startBroker(t testing.TB, flags ...string) *testBroker {
 	t.Helper()
-	b := &testBroker{t: t, dataDir: t.TempDir(), flags: flags}
+	return startBrokerIn(t, t.TempDir(), flags...)
+}
+
+// startBrokerIn is startBroker with its data in dataDir.
+func startBrokerIn(t testing.TB, dataDir string, flags ...string) *testBroker {
+	t.Helper()
+	b := &testBroker{t: t, dataDir: dataDir, flags: flags}
 	b.start()
 	t.Cleanup(func() {
 		if b.p == nil {
@@ -104,11 +108,12 @@ func (b *testBroker) restart() {
 	}
 }
 
-// newClient returns a franz-go client for the broker, closed when the test
-// ends.
+// newClient returns a franz-go client for the broker at addr (or the
+// brokers of a comma-separated list, a cluster's seeds), closed when the
+// test ends.
 func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(addr, ",")...)}, opts...)...)
 	if err != nil {
 		t.Fatalf("new client: %v", err)
 	}

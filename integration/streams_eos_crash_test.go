@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gregorhq/gregor/examples/wordcount/wordcount"
+	"github.com/gregorhq/gregor/internal/testcluster"
 )
 
 // committedCounts follows the output topic with read_committed: it keeps each word's
@@ -61,15 +62,31 @@ func (c *committedCounts) poll(t *testing.T, d time.Duration) {
 // it), sometimes deleting its state directory too. The output read with read_committed
 // must count every word exactly as often as it was sent, and no count may repeat or go
 // back: no input line took effect twice, however the kills fell relative to the
-// transactions.
+// transactions. It runs on gregor and on franz-go's kfake (one and three brokers),
+// which serves the newest versions of the transaction requests.
+//
+// It and its subtests run in parallel with other tests: most of each subtest is
+// spent waiting for a killed member's session to expire, and each has its own
+// broker, application and state directory.
 func TestWordcountExactlyOnceCrashes(t *testing.T) {
+	t.Parallel()
+	gregor := testcluster.Cluster{Name: "gregor", Start: func(tb testing.TB) string { return startWordcountBroker(tb).addr() }}
+	for _, c := range []testcluster.Cluster{gregor, testcluster.Kfake(1), testcluster.Kfake(3)} {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			wordcountExactlyOnceCrashes(t, c.Start(t))
+		})
+	}
+}
+
+func wordcountExactlyOnceCrashes(t *testing.T, addr string) {
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("GREGOR_CRASH_SEED"), 10, 64); err == nil {
 		seed = v
 	}
 	t.Logf("GREGOR_CRASH_SEED=%d", seed)
 	rng := rand.New(rand.NewPCG(seed, 3))
-	_, app, src := setupWordcount(t, seed)
+	app, src := wordcountOn(t, addr, seed)
 	app.extra = []string{"--processing-guarantee", "exactly_once_v2"}
 	ctx := testCtx(t, 5*time.Minute)
 	out := newCommittedCounts(t, app.addr)
@@ -96,9 +113,20 @@ func TestWordcountExactlyOnceCrashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := src.expected()
+	sent := awaitExactCounts(t, ctx, out, want)
+	t.Logf("exactly-once: %d lines, %d words sent (%d distinct); committed output exact after %d kills", src.lines(), sent, len(want), kills)
+	app.stop()
+}
+
+// awaitExactCounts reads the committed output until every word's count equals want
+// (what the source sent, which has stopped) and fails the test at once when a count
+// passes want (counts only grow: it can never come right), when ctx ends first, or
+// when a committed count did not grow. It returns how many words were sent.
+func awaitExactCounts(t *testing.T, ctx context.Context, out *committedCounts, want map[string]int64) int64 {
+	t.Helper()
 	for !mapsEqual(out.last, want) {
 		for w, n := range out.last {
-			if n > want[w] { // counts only grow: this one can never come right
+			if n > want[w] {
 				over, by := compareCounts(t, out.last, want)
 				t.Fatalf("word %q committed with count %d, sent %d times: %d words over-counted by %d", w, n, want[w], over, by)
 			}
@@ -116,6 +144,5 @@ func TestWordcountExactlyOnceCrashes(t *testing.T) {
 	for _, n := range want {
 		sent += n
 	}
-	t.Logf("exactly-once: %d lines, %d words sent (%d distinct); committed output exact after %d kills", src.lines(), sent, len(want), kills)
-	app.stop()
+	return sent
 }

@@ -101,10 +101,3 @@ func (c *recordCache) drop(st *storeState) {
 		el = next
 	}
 }
-
-// bytes returns the cache's current size estimate.
-func (c *recordCache) bytes() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.size
-}

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gregorhq/gregor/internal/fsutil"
 )
 
 // CheckpointFileName is the name of a task's checkpoint file inside its directory.
@@ -129,36 +130,8 @@ func ReadCheckpoint(path string) (map[TopicPartition]int64, error) {
 // WriteCheckpoint replaces the checkpoint file at path atomically: it writes and syncs a
 // temporary file, renames it over path and syncs the directory.
 func WriteCheckpoint(path string, offsets map[TopicPartition]int64) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
+	if err := fsutil.WriteFile(path, FormatCheckpoint(offsets), 0o644); err != nil {
 		return fmt.Errorf("state: write checkpoint: %w", err)
-	}
-	_, err = f.Write(FormatCheckpoint(offsets))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("state: write checkpoint: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("state: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("state: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -70,16 +70,3 @@ func checkSession(w Window) error {
 	}
 	return nil
 }
-
-// successor returns the smallest key greater than every key having b as a prefix, or nil
-// when there is none (b is all 0xff).
-func prefixEnd(b []byte) []byte {
-	end := append([]byte(nil), b...)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
-}

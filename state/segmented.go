@@ -237,14 +237,3 @@ func (s *segmented) close() error {
 	s.open = nil
 	return errors.Join(errs...)
 }
-
-// observe advances stream time without writing (used by restoration).
-func (s *segmented) observe(ts int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ts > s.streamTime {
-		s.streamTime = ts
-		return s.dropExpiredLocked()
-	}
-	return nil
-}

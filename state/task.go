@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/gregorhq/gregor/internal/fsutil"
 )
 
 // Defaults of TaskConfig.
@@ -104,7 +106,7 @@ func OpenTask(cfg TaskConfig) (*Task, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: task directory: %w", err)
 	}
-	lock, err := lockFile(filepath.Join(dir, LockFileName))
+	lock, err := LockFile(filepath.Join(dir, LockFileName))
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +122,11 @@ func OpenTask(cfg TaskConfig) (*Task, error) {
 		if rerr := os.Remove(ckpt); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = fmt.Errorf("state: delete checkpoint: %w", rerr)
 		} else if rerr == nil {
-			err = syncDir(dir)
+			err = fsutil.SyncDir(dir)
 		}
 	}
 	if err != nil {
-		_ = unlockFile(lock)
+		_ = UnlockFile(lock)
 		return nil, err
 	}
 	return t, nil
@@ -309,7 +311,7 @@ func (t *Task) Close(ctx context.Context, clean bool) error {
 			errs = append(errs, fmt.Errorf("state: close store %q: %w", st.name, err))
 		}
 	}
-	if err := unlockFile(t.lock); err != nil {
+	if err := UnlockFile(t.lock); err != nil {
 		errs = append(errs, fmt.Errorf("state: unlock task directory: %w", err))
 	}
 	return errors.Join(errs...)

@@ -3,9 +3,11 @@ package streams_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,9 +35,16 @@ func startBroker(t *testing.T) *brokertest.Broker {
 func wordCountBroker(t *testing.T, partitions int32) (*brokertest.Broker, *kgo.Client) {
 	t.Helper()
 	b := startBroker(t)
-	createTopic(t, b.Addr(), inTopic, partitions)
-	createTopic(t, b.Addr(), outTopic, partitions)
-	return b, client(t, b.Addr())
+	return b, wordCountTopics(t, b.Addr(), partitions)
+}
+
+// wordCountTopics creates the word count's input and output topics of the given
+// partitions on the cluster at addr and returns a producing client.
+func wordCountTopics(t *testing.T, addr string, partitions int32) *kgo.Client {
+	t.Helper()
+	createTopic(t, addr, inTopic, partitions)
+	createTopic(t, addr, outTopic, partitions)
+	return client(t, addr)
 }
 
 func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
@@ -97,7 +106,7 @@ func (o *outputReader) waitFor(t *testing.T, want map[string]int64, timeout time
 	for !equalCounts(o.last, want) {
 		fs := o.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("timed out: counts differ:\n got  %v\n want %v", o.last, want)
+			t.Fatalf("timed out: counts differ: %s", diffCounts(o.last, want))
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if len(r.Value) != 8 {
@@ -107,6 +116,28 @@ func (o *outputReader) waitFor(t *testing.T, want map[string]int64, timeout time
 			o.last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
 		})
 	}
+}
+
+// diffCounts describes how got differs from want, a few words at most (the
+// maps can hold thousands of words).
+func diffCounts(got, want map[string]int64) string {
+	var diffs []string
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			diffs = append(diffs, fmt.Sprintf("%s: got %d, want %d", k, g, w))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: got %d, want none", k, g))
+		}
+	}
+	slices.Sort(diffs)
+	n := len(diffs)
+	if n > 10 {
+		diffs = append(diffs[:10], "...")
+	}
+	return fmt.Sprintf("%d of %d words differ: %s", n, len(want), strings.Join(diffs, "; "))
 }
 
 func equalCounts(a, b map[string]int64) bool {
@@ -197,7 +228,7 @@ func TestAppKillRestore(t *testing.T) {
 	app := startApp(t, b.Addr(), dir, 1, nil)
 	out := newOutputReader(t, b.Addr())
 	out.waitFor(t, want, 30*time.Second)
-	time.Sleep(300 * time.Millisecond) // let a commit interval pass after the output
+	waitCommitted(t, b.Addr(), "streams-wordcount", inTopic)
 	app.Kill()
 	if err := os.RemoveAll(filepath.Join(dir, "streams-wordcount")); err != nil {
 		t.Fatal(err)
@@ -244,7 +275,7 @@ func TestAppTwoInstancesRebalance(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 	a2 := startApp(t, b.Addr(), t.TempDir(), 1, nil)
-	for deadline := time.Now().Add(20 * time.Second); len(a2.Tasks()) == 0 || len(a1.Tasks()) == 0; {
+	for deadline := time.Now().Add(60 * time.Second); len(a2.Tasks()) == 0 || len(a1.Tasks()) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatalf("tasks not shared: %v and %v", a1.Tasks(), a2.Tasks())
 		}
@@ -261,4 +292,62 @@ func TestAppTwoInstancesRebalance(t *testing.T) {
 	out := newOutputReader(t, b.Addr())
 	out.waitFor(t, want, 40*time.Second)
 	t.Logf("tasks at end: %v", a2.Tasks())
+}
+
+// waitCommitted waits until the application's consumer group has committed the
+// end of every partition of its source topics and of its repartition topics
+// (the topics named app-...-repartition), so that an instance killed next
+// reprocesses nothing. A fixed pause after the output is not enough: a slow
+// machine can take longer than a commit interval to commit.
+func waitCommitted(t *testing.T, addr, app string, sources ...string) {
+	t.Helper()
+	adm := kadm.NewClient(client(t, addr))
+	var last string
+	caughtUp := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		topics, err := adm.ListTopics(ctx)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		names := append([]string(nil), sources...)
+		for _, name := range topics.Names() {
+			if strings.HasPrefix(name, app+"-") && strings.HasSuffix(name, "-repartition") {
+				names = append(names, name)
+			}
+		}
+		ends, err := adm.ListEndOffsets(ctx, names...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		committed, err := adm.FetchOffsets(ctx, app)
+		if err == nil {
+			err = committed.Error()
+		}
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		ok := true
+		ends.Each(func(end kadm.ListedOffset) {
+			c, _ := committed.Lookup(end.Topic, end.Partition)
+			if end.Offset > 0 && c.At < end.Offset {
+				last = fmt.Sprintf("%s-%d committed at %d, end %d", end.Topic, end.Partition, c.At, end.Offset)
+				ok = false
+			}
+		})
+		return ok
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !caughtUp() {
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s did not commit its inputs' ends: %s", app, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

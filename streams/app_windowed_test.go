@@ -148,7 +148,7 @@ func TestAppWindowedRestore(t *testing.T) {
 	produce(0, 1000, 2000, 3000, 4000)
 	out.waitFor(t, all("minute-counts", func(u string) string { return windowKey(u, t0) }, 5))
 	out.waitFor(t, all("session-counts", func(u string) string { return sessionKey(u, t0, t0+4000) }, 5))
-	time.Sleep(300 * time.Millisecond) // let a commit interval pass after the output
+	waitCommitted(t, b.Addr(), "windowed", "clicks")
 	app.Kill()
 	if err := os.RemoveAll(filepath.Join(dir, "windowed")); err != nil {
 		t.Fatal(err)

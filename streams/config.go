@@ -129,7 +129,10 @@ type Config struct {
 	RestoreListener state.RestoreListener
 	// Logger receives the application's logs; default slog.Default().
 	Logger *slog.Logger
-	// ClientOptions are extra franz-go options (TLS, SASL, ...) for the client.
+	// ClientOptions are extra franz-go options (TLS, SASL, ...) for the client. Under
+	// exactly_once_v2 a kgo.MaxVersions here must keep EndTxn and TxnOffsetCommit at
+	// version 4 or below (the App's transactions predate KIP-890 part 2); Start
+	// fails with ErrConfig otherwise.
 	ClientOptions []kgo.Opt
 }
 

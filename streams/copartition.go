@@ -65,39 +65,9 @@ func (t *Topology) partitionCounts(app string, user map[string]int32) (map[strin
 			}
 		}
 	}
-	// The anchor of a sub-topology: the count its user topics (else its configured
-	// internal topics) impose on the others.
-	anchors := map[int]int32{}
-	for _, sub := range t.subs {
-		var users, fixed []topicCount
-		for _, tr := range sub.topics {
-			full := resolve(app, tr)
-			switch n := t.repartitions[tr.name]; {
-			case !tr.internal:
-				c, ok := user[tr.name]
-				if !ok {
-					return nil, nil, fmt.Errorf("%w: no partition count for source topic %q", ErrTopology, tr.name)
-				}
-				users = append(users, topicCount{full, c})
-			case n > 0:
-				counts[full] = n
-				fixed = append(fixed, topicCount{full, n})
-			}
-		}
-		if err := sameCount(sub.id, users); err != nil {
-			return nil, nil, err
-		}
-		if err := sameCount(sub.id, fixed); err != nil {
-			return nil, nil, err
-		}
-		switch {
-		case len(users) > 0 && len(fixed) > 0 && users[0].n != fixed[0].n:
-			return nil, nil, sameCount(sub.id, append(users, fixed...))
-		case len(users) > 0:
-			anchors[sub.id] = users[0].n
-		case len(fixed) > 0:
-			anchors[sub.id] = fixed[0].n
-		}
+	anchors, err := t.anchors(app, user, counts)
+	if err != nil {
+		return nil, nil, err
 	}
 	// What the writers of an internal topic would give it: their largest source.
 	fromProducers := func(name string) (int32, bool) {
@@ -155,4 +125,44 @@ func (t *Topology) partitionCounts(app string, user map[string]int32) (map[strin
 		tasks[sub.id] = n
 	}
 	return counts, tasks, nil
+}
+
+// anchors returns each sub-topology's anchor: the partition count its user
+// topics (else its configured internal topics) impose on the others. It
+// records the configured internal topics' counts in counts, and fails when
+// a sub-topology's topics disagree or a source topic's count is unknown.
+func (t *Topology) anchors(app string, user, counts map[string]int32) (map[int]int32, error) {
+	anchors := map[int]int32{}
+	for _, sub := range t.subs {
+		var users, fixed []topicCount
+		for _, tr := range sub.topics {
+			full := resolve(app, tr)
+			switch n := t.repartitions[tr.name]; {
+			case !tr.internal:
+				c, ok := user[tr.name]
+				if !ok {
+					return nil, fmt.Errorf("%w: no partition count for source topic %q", ErrTopology, tr.name)
+				}
+				users = append(users, topicCount{full, c})
+			case n > 0:
+				counts[full] = n
+				fixed = append(fixed, topicCount{full, n})
+			}
+		}
+		if err := sameCount(sub.id, users); err != nil {
+			return nil, err
+		}
+		if err := sameCount(sub.id, fixed); err != nil {
+			return nil, err
+		}
+		switch {
+		case len(users) > 0 && len(fixed) > 0 && users[0].n != fixed[0].n:
+			return nil, sameCount(sub.id, append(users, fixed...))
+		case len(users) > 0:
+			anchors[sub.id] = users[0].n
+		case len(fixed) > 0:
+			anchors[sub.id] = fixed[0].n
+		}
+	}
+	return anchors, nil
 }

@@ -42,7 +42,7 @@ func abortsBackToBack(t *testing.T, round int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app.failCommits.Store(6)
+	app.commits.failCommits.Store(6)
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

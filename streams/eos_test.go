@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregorhq/gregor/internal/testcluster"
 	"github.com/gregorhq/gregor/state"
 	"github.com/gregorhq/gregor/streams"
 )
@@ -81,7 +82,7 @@ func (o *committedReader) waitFor(t *testing.T, want func() map[string]int64, ti
 	for !equalCounts(o.last, want()) {
 		fs := o.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("timed out: counts differ:\n got  %v\n want %v", o.last, want())
+			t.Fatalf("timed out: counts differ: %s", diffCounts(o.last, want()))
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			n := int64(binary.BigEndian.Uint64(r.Value))
@@ -96,15 +97,17 @@ func (o *committedReader) waitFor(t *testing.T, want func() map[string]int64, ti
 // Under exactly-once, instances killed while input flows (their transactions
 // aborted, their state lost or kept) leave committed output in which every input line
 // counts once: counts only grow and end exact.
-func TestAppExactlyOnceKills(t *testing.T) {
-	b, prod := wordCountBroker(t, 4)
+func TestAppExactlyOnceKills(t *testing.T) { testcluster.Run(t, testExactlyOnceKills) }
+
+func testExactlyOnceKills(t *testing.T, addr string) {
+	prod := wordCountTopics(t, addr, 4)
 	feed := newLineFeed(t, prod, 7, 8)
 	feed.produce(500)
 	stopFeed := feed.flow()
 	dir := t.TempDir()
-	out := newCommittedReader(t, b.Addr())
+	out := newCommittedReader(t, addr)
 	for i := range 3 {
-		app := startEOSApp(t, b.Addr(), dir, 2, nil)
+		app := startEOSApp(t, addr, dir, 2, nil)
 		for deadline := time.Now().Add(20 * time.Second); len(app.Tasks()) == 0; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatal("no tasks assigned")
@@ -119,7 +122,7 @@ func TestAppExactlyOnceKills(t *testing.T) {
 		}
 	}
 	rc := &restoreCount{}
-	app := startEOSApp(t, b.Addr(), dir, 2, rc)
+	app := startEOSApp(t, addr, dir, 2, rc)
 	stopFeed()
 	out.waitFor(t, feed.snapshot, 60*time.Second)
 	if err := app.Close(context.Background()); err != nil {
@@ -127,7 +130,7 @@ func TestAppExactlyOnceKills(t *testing.T) {
 	}
 	// A clean close wrote checkpoints: a restart restores nothing.
 	rc2 := &restoreCount{}
-	app = startEOSApp(t, b.Addr(), dir, 2, rc2)
+	app = startEOSApp(t, addr, dir, 2, rc2)
 	feed.produce(100)
 	out.waitFor(t, feed.snapshot, 60*time.Second)
 	if err := app.Close(context.Background()); err != nil {
@@ -141,14 +144,16 @@ func TestAppExactlyOnceKills(t *testing.T) {
 // Under exactly-once, instances that join and leave while input flows hand tasks over
 // through commits of the revoked tasks' transactions: the committed counts only grow and
 // end exact.
-func TestAppExactlyOnceRebalance(t *testing.T) {
-	b, prod := wordCountBroker(t, 4)
+func TestAppExactlyOnceRebalance(t *testing.T) { testcluster.Run(t, testExactlyOnceRebalance) }
+
+func testExactlyOnceRebalance(t *testing.T, addr string) {
+	prod := wordCountTopics(t, addr, 4)
 	feed := newLineFeed(t, prod, 13, 14)
 	stopFeed := feed.flow()
-	out := newCommittedReader(t, b.Addr())
-	a1 := startEOSApp(t, b.Addr(), t.TempDir(), 2, nil)
+	out := newCommittedReader(t, addr)
+	a1 := startEOSApp(t, addr, t.TempDir(), 2, nil)
 	time.Sleep(500 * time.Millisecond)
-	a2 := startEOSApp(t, b.Addr(), t.TempDir(), 1, nil)
+	a2 := startEOSApp(t, addr, t.TempDir(), 1, nil)
 	for deadline := time.Now().Add(30 * time.Second); len(a2.Tasks()) == 0 || len(a1.Tasks()) == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("tasks not shared: %v and %v", a1.Tasks(), a2.Tasks())
@@ -209,7 +214,7 @@ func (f *lineFeed) snapshot() map[string]int64 {
 }
 
 // flow produces 20 lines every 10ms until the returned stop, which waits for
-// the last of them.
+// the last of them; a test that ends early stops it too, before its cluster.
 func (f *lineFeed) flow() (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -225,8 +230,13 @@ func (f *lineFeed) flow() (stop func()) {
 			f.produce(20)
 		}
 	}()
-	return func() {
-		close(done)
-		wg.Wait()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
 	}
+	f.t.Cleanup(stop)
+	return stop
 }

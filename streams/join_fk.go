@@ -278,10 +278,30 @@ func fkJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk func(k 
 		}), nil
 	})
 	respSerde := responseSerde[VO]{vs: ovs}
+	fkResponseSink(b, names.responseTopic, ks, respSerde, recv, foreign, recvOut, foreignOut)
+
+	// Left side again: answers that still match the current row are joined.
+	respSrc := addSource(b, []string{names.responseTopic}, true, ks, Serde[response[VO]](respSerde), options{})
+	resolver := b.addNode(kindProcessor, "", "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-", respSrc.n, send)
+	if okL {
+		connectGetter(b, resolver, gLeft)
+	}
+	vs = orDefault(vs)
+	resolved := fkResolve(resolver, gLeft, hashOf, left, joiner, respSrc.out, localOut)
+	res := Stream[K, VR]{b: b, n: resolver, out: resolved, ks: ks, vs: vs}
+	out := o
+	out.name = ""
+	return materialize(res, out, "KTABLE-FK-JOIN-OUTPUT-", "KTABLE-FK-JOIN-OUTPUT-STATE-STORE-")
+}
+
+// fkResponseSink writes the right side's answers (to subscriptions and to
+// right row changes) to the response topic, to the partition of the left
+// row that asked.
+func fkResponseSink[K, VO any](b *Builder, responseTopic string, ks Serde[K], respSerde responseSerde[VO], recv, foreign *gnode, recvOut, foreignOut *fanout[K, response[VO]]) {
 	sink := b.addNode(kindSink, "", "KTABLE-SINK-", recv, foreign)
-	sink.sinkTopic, sink.internal = names.responseTopic, true
+	sink.sinkTopic, sink.internal = responseTopic, true
 	link([]*fanout[K, response[VO]]{recvOut, foreignOut}, sink, func(tc *task, _ forwarder[K, response[VO]]) (proc[K, response[VO]], error) {
-		topic := tc.topicName(names.responseTopic, true)
+		topic := tc.topicName(responseTopic, true)
 		return funcProc[K, response[VO]](func(r Record[K, response[VO]]) error {
 			kb, err := serialize(ks, r.Key)
 			if err != nil {
@@ -294,15 +314,14 @@ func fkJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk func(k 
 			return tc.cfg.out.send(topic, r.Value.partition, nonNilBytes(kb), vb, r.Timestamp, r.Headers)
 		}), nil
 	})
+}
 
-	// Left side again: answers that still match the current row are joined.
-	respSrc := addSource(b, []string{names.responseTopic}, true, ks, Serde[response[VO]](respSerde), options{})
-	resolver := b.addNode(kindProcessor, "", "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-", respSrc.n, send)
-	if okL {
-		connectGetter(b, resolver, gLeft)
-	}
-	vs = orDefault(vs)
-	resolved := link([]*fanout[K, response[VO]]{respSrc.out, localOut}, resolver, func(tc *task, fw forwarder[K, VR]) (proc[K, response[VO]], error) {
+// fkResolve joins the answers that still match the left row's current
+// value (by hash) and drops the stale ones; an answer without a right row
+// is a tombstone unless the join is a left join and the row exists.
+func fkResolve[K, V, VO, VR any](resolver *gnode, gLeft getterSpec[K, V], hashOf func(V) ([]byte, error), left bool,
+	joiner func(k K, v V, vo *VO) VR, answers ...*fanout[K, response[VO]]) *fanout[K, VR] {
+	return link(answers, resolver, func(tc *task, fw forwarder[K, VR]) (proc[K, response[VO]], error) {
 		get := gLeft.make(tc)
 		return funcProc[K, response[VO]](func(r Record[K, response[VO]]) error {
 			v, found, err := get(r.Key)
@@ -327,10 +346,6 @@ func fkJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk func(k 
 			return fw.forward(out)
 		}), nil
 	})
-	res := Stream[K, VR]{b: b, n: resolver, out: resolved, ks: ks, vs: vs}
-	out := o
-	out.name = ""
-	return materialize(res, out, "KTABLE-FK-JOIN-OUTPUT-", "KTABLE-FK-JOIN-OUTPUT-STATE-STORE-")
 }
 
 func nonNilBytes(b []byte) []byte {

@@ -38,13 +38,12 @@ func StreamOuterJoin[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], join
 
 // joinSide is the part of a stream-stream join one side's processors need.
 type joinSide struct {
-	left         bool  // this is the left stream
-	outer        bool  // this side's records that join nothing are emitted
-	before       int64 // this side's record at t joins the other's in [t-before, t+after]
-	after        int64
-	thisStore    string
-	otherStore   string
-	windowedNode string
+	left       bool  // this is the left stream
+	outer      bool  // this side's records that join nothing are emitted
+	before     int64 // this side's record at t joins the other's in [t-before, t+after]
+	after      int64
+	thisStore  string
+	otherStore string
 }
 
 // joinTime is the state the two processors of a join share in a task (Kafka Streams'

@@ -55,13 +55,14 @@ func (f *inflight) done(r *kgo.Record, err error) {
 }
 
 // wait blocks until every record added so far is acknowledged and returns the first
-// produce error.
-func (f *inflight) wait(ctx context.Context) error {
+// produce error. When ctx ends first it returns acked false and an error wrapping
+// ctx's: that is no produce failure, the records may still be acknowledged.
+func (f *inflight) wait(ctx context.Context) (acked bool, err error) {
 	f.mu.Lock()
 	if f.pending == 0 {
 		err := f.err
 		f.mu.Unlock()
-		return err
+		return true, err
 	}
 	if f.waiter == nil {
 		f.waiter = make(chan struct{})
@@ -71,11 +72,11 @@ func (f *inflight) wait(ctx context.Context) error {
 	select {
 	case <-ch:
 	case <-ctx.Done():
-		return fmt.Errorf("streams: waiting for produced records: %w", ctx.Err())
+		return false, fmt.Errorf("streams: waiting for produced records: %w", ctx.Err())
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.err
+	return true, f.err
 }
 
 // changelogWriter is the state.ChangelogWriter of one task: it produces through the
@@ -114,7 +115,7 @@ func (w *changelogWriter) Append(_ context.Context, tp state.TopicPartition, rec
 
 // Flush waits for the appended records and returns the last offset per partition.
 func (w *changelogWriter) Flush(ctx context.Context) (map[state.TopicPartition]int64, error) {
-	if err := w.f.wait(ctx); err != nil {
+	if _, err := w.f.wait(ctx); err != nil {
 		return nil, err
 	}
 	w.f.mu.Lock()
@@ -125,12 +126,37 @@ func (w *changelogWriter) Flush(ctx context.Context) (map[state.TopicPartition]i
 }
 
 // sinkRecords tracks the records sinks produce, in generations: a commit seals the
-// current generation and waits for it while sinks go on in a new one.
+// current generation and waits for it while sinks go on in a new one. A generation
+// stays sealed until a commit has seen all its records acknowledged: when a commit's
+// wait is cut short (its context ends, as Close cancels the commit loop's), the next
+// commit waits for that generation too, since the offsets it commits cover the records
+// of both.
 type sinkRecords struct {
 	cur atomic.Pointer[inflight]
+	// sealed holds the generations sealed and not yet seen acknowledged, oldest
+	// first. It is used by commits only, under the committer's mu.
+	sealed []*inflight
 }
 
-func (s *sinkRecords) init() { s.cur.Store(newInflight(nil)) }
+// init starts over with an empty generation (at start, and after an aborted
+// transaction dropped the records produced so far).
+func (s *sinkRecords) init() {
+	s.cur.Store(newInflight(nil))
+	s.sealed = nil
+}
 
-// seal starts a new generation and returns the previous one.
-func (s *sinkRecords) seal() *inflight { return s.cur.Swap(newInflight(nil)) }
+// flush seals the current generation and waits until it and every generation sealed
+// before it are acknowledged, returning the first produce error. When ctx ends first it
+// returns acked false and an error wrapping ctx's; the generations not yet acknowledged
+// stay sealed for the next flush.
+func (s *sinkRecords) flush(ctx context.Context) (acked bool, err error) {
+	s.sealed = append(s.sealed, s.cur.Swap(newInflight(nil)))
+	for len(s.sealed) > 0 {
+		if acked, err = s.sealed[0].wait(ctx); !acked || err != nil {
+			return acked, err
+		}
+		s.sealed[0] = nil
+		s.sealed = s.sealed[1:]
+	}
+	return true, nil
+}

@@ -192,21 +192,19 @@ func (a *App) onStoreThread(store string, kb []byte, fn func(s any) error) error
 		return err
 	}
 	id := TaskID{Subtopology: sub.id, Partition: int32(partitionFor(kb, int(max(a.subTasks[sub.id], 1))))}
-	a.mu.Lock()
-	tk := a.tasks[id]
-	a.mu.Unlock()
+	tk := a.tm.task(id)
 	if tk == nil {
 		return fmt.Errorf("%w: task %s is not on this instance", ErrNotHosted, id)
 	}
-	rep := a.workers[tk.worker].request(wmsg{kind: msgQuery, tk: tk, query: func() error {
+	err = a.tm.query(tk, func() error {
 		s, err := tk.stateStore(store)
 		if err != nil {
 			return err
 		}
 		return fn(s)
-	}})
-	if rep.err != nil {
-		return fmt.Errorf("streams: query %s: %w", store, rep.err)
+	})
+	if err != nil {
+		return fmt.Errorf("streams: query %s: %w", store, err)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func TestInteractiveQueriesAcrossInstances(t *testing.T) {
 			// task can still be moving (a follow-up rebalance, an init not yet run).
 			var got int64
 			var found bool
-			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 				got, found, err = streams.QueryKey[string, int64](ctx, app, "counts", word, nil, nil)
 				if !errors.Is(err, streams.ErrNotHosted) || time.Now().After(deadline) {
 					break

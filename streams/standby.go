@@ -104,9 +104,7 @@ func (s *standbys) round() {
 // catchUp restores one standby task's persistent logged stores and checkpoints them.
 func (s *standbys) catchUp(ctx context.Context, id TaskID) {
 	a := s.a
-	a.mu.Lock()
-	rd := a.rd
-	a.mu.Unlock()
+	rd := a.rd // set by Start before the rounds begin
 	if rd == nil {
 		return // no client yet: the next round
 	}
@@ -115,7 +113,7 @@ func (s *standbys) catchUp(ctx context.Context, id TaskID) {
 	}
 	tk := newTask(taskConfig{
 		id: id, app: a.cfg.ApplicationID, topo: a.topo, stateDir: a.cfg.StateDir,
-		writer: readOnlyWriter{}, reader: rd, out: a, handler: a.cfg.DeserializationHandler,
+		writer: readOnlyWriter{}, reader: rd, out: a.commits, handler: a.cfg.DeserializationHandler,
 		tsx: a.cfg.TimestampExtractor, cacheBytes: a.cfg.CacheMaxBytes, logger: a.cfg.Logger,
 		now: func() int64 { return time.Now().UnixMilli() }, standby: true, eos: a.eos,
 	})

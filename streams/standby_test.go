@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregorhq/gregor/state"
 	"github.com/gregorhq/gregor/streams"
 )
 
@@ -19,9 +22,11 @@ func failoverRestores(t *testing.T, standbys int) int64 {
 	b, prod := wordCountBroker(t, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
 	want := map[string]int64{}
+	var dirs []string
 	start := func(rl *restoreCount) *streams.App {
+		dirs = append(dirs, t.TempDir())
 		cfg := streams.Config{
-			ApplicationID: "standbys", Brokers: []string{b.Addr()}, StateDir: t.TempDir(),
+			ApplicationID: "standbys", Brokers: []string{b.Addr()}, StateDir: dirs[len(dirs)-1],
 			CommitInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, NumStandbyReplicas: standbys,
 			ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(200 * time.Millisecond)},
 		}
@@ -51,7 +56,11 @@ func failoverRestores(t *testing.T, standbys int) int64 {
 	}
 	out := newOutputReader(t, b.Addr())
 	out.waitFor(t, want, 60*time.Second)
-	time.Sleep(3 * time.Second) // standby rounds (every second) catch up
+	// Killed with uncommitted input, the victim's tasks would count it twice.
+	waitCommitted(t, b.Addr(), "standbys", inTopic)
+	if standbys > 0 {
+		waitStandbysCaughtUp(t, b.Addr(), apps, dirs)
+	}
 
 	// The victim is the instance with more counting (stateful, subtopology 1)
 	// tasks: only taking those over needs a restore.
@@ -81,6 +90,55 @@ func failoverRestores(t *testing.T, standbys int) int64 {
 	restored.mu.Lock()
 	defer restored.mu.Unlock()
 	return restored.n - before
+}
+
+// waitStandbysCaughtUp waits until, on each of two instances of the word count,
+// the standby copy of every counting task the other instance runs has checkpointed
+// the end of its changelog partition: a standby round (every second) has caught up
+// with all the counting done. A fixed pause is not enough on a slow machine.
+func waitStandbysCaughtUp(t *testing.T, addr string, apps []*streams.App, dirs []string) {
+	t.Helper()
+	const changelog = "standbys-counts-changelog"
+	adm := kadm.NewClient(client(t, addr))
+	var last string
+	caughtUp := func() bool {
+		ends, err := adm.ListEndOffsets(context.Background(), changelog)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		for i, app := range apps {
+			active := map[streams.TaskID]bool{}
+			for _, id := range app.Tasks() {
+				active[id] = true
+			}
+			ok := true
+			ends.Each(func(end kadm.ListedOffset) {
+				id := streams.TaskID{Subtopology: 1, Partition: end.Partition}
+				if active[id] || !ok {
+					return
+				}
+				ck, err := state.ReadCheckpoint(filepath.Join(dirs[i], "standbys", id.String(), state.CheckpointFileName))
+				at := ck[state.TopicPartition{Topic: changelog, Partition: end.Partition}]
+				if err != nil || at < end.Offset {
+					last = fmt.Sprintf("instance %d: standby %s at %d of %d (%v)", i, id, at, end.Offset, err)
+					ok = false
+				}
+			})
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(60 * time.Second); !caughtUp(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("standby tasks did not catch up: %s", last)
+		}
+	}
 }
 
 // With a standby replica the survivor has the victim's stores warm and restores

@@ -69,7 +69,7 @@ type task struct {
 	logger     *slog.Logger
 	closed     bool
 	worker     int           // index of the stream thread that owns the task
-	gen        int64         // App.abortGen when the task was made
+	gen        int64         // taskManager.abortGen when the task was made
 	dropped    int64         // records processors skipped (null keys, late records, ...)
 	order      []*taskSource // the sources by topic, for processBuffered
 }

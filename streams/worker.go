@@ -8,33 +8,75 @@ import (
 	"github.com/gregorhq/gregor/state"
 )
 
-type msgKind int
-
-const (
-	msgInit msgKind = iota
-	msgRecords
-	msgCommit
-	msgClose
-	msgHold
-	msgQuery
-)
-
-type wmsg struct {
-	kind    msgKind
-	tk      *task
-	batches []fetchBatch    // msgRecords: one per partition of tk
-	tasks   []*task         // msgClose
-	clean   bool            // msgClose
-	hold    *hold           // msgCommit (under exactly-once) and msgHold
-	ctx     context.Context // msgCommit: nil means the application's
-	after   chan error
-	query   func() error // msgQuery: runs on the worker, which owns tk's stores
-	reply   chan wreply
+// workerRequest is one message to a stream thread; each kind of request is a type of
+// its own, and serve runs it on the thread, which owns the tasks it names.
+type workerRequest interface {
+	serve(w *worker)
 }
 
-// hold keeps the stream threads still while the App ends a transaction: a thread that
-// received a msgCommit or msgHold with a hold replies, then waits until ch closes, does
-// what the hold says (close tasks, cleanly or not) and reports on its after channel.
+// answered is a request that waits for the thread's reply (see worker.request).
+type answered interface {
+	workerRequest
+	replies() chan wreply
+}
+
+// answer is the reply channel of an answered request, made when it is sent.
+type answer struct{ ch chan wreply }
+
+func (a *answer) replies() chan wreply {
+	if a.ch == nil {
+		a.ch = make(chan wreply, 1)
+	}
+	return a.ch
+}
+
+// initRequest hands the thread a new task to open (restore) and run.
+type initRequest struct{ tk *task }
+
+// recordsRequest hands the thread a poll's records of one task: one batch per
+// partition of the task, so that it can order them by timestamp (partition_group.go).
+type recordsRequest struct {
+	tk      *task
+	batches []fetchBatch
+}
+
+// commitRequest asks the thread to commit its tasks and reply with their offsets.
+// Under exactly-once it carries a hold: the thread then waits for the hold's release
+// and reports on after.
+type commitRequest struct {
+	answer
+	ctx   context.Context // nil means the application's
+	hold  *hold
+	after chan error
+}
+
+// holdRequest asks the thread to reply at once and wait for the hold's release,
+// reporting on after (an abort holds the threads without committing).
+type holdRequest struct {
+	answer
+	hold  *hold
+	after chan error
+}
+
+// closeRequest asks the thread to close tasks, cleanly or not, and reply with their
+// offsets.
+type closeRequest struct {
+	answer
+	tasks []*task
+	clean bool
+}
+
+// queryRequest runs query on the thread, which owns tk's stores.
+type queryRequest struct {
+	answer
+	tk    *task
+	query func() error
+}
+
+// hold keeps the stream threads still while the committer ends a transaction: a thread
+// that received a commitRequest or holdRequest with a hold replies, then waits until ch
+// closes, does what the hold says (close tasks, cleanly or not) and reports on its
+// after channel.
 type hold struct {
 	ch    chan struct{}
 	abort bool           // set before ch closes: the transaction aborted, close every task dirty
@@ -49,35 +91,37 @@ type wreply struct {
 }
 
 // worker is a stream thread: one goroutine that owns a set of tasks and runs their
-// records, commits, punctuations and closes, in the order the messages arrive.
+// records, commits, punctuations and closes, in the order the requests arrive. It takes
+// neither the committer's lock nor the task manager's.
 type worker struct {
 	a     *App
+	m     *taskManager
 	id    int
-	ch    chan wmsg
+	ch    chan workerRequest
 	quit  chan struct{}
 	tasks map[*task]bool
-	count int // tasks assigned, maintained by App under a.mu
+	count int // tasks assigned, maintained by the task manager under its mu
 }
 
-// send queues m unless the worker stopped; it reports whether it was queued.
-func (w *worker) send(m wmsg) bool {
+// send queues r unless the worker stopped; it reports whether it was queued.
+func (w *worker) send(r workerRequest) bool {
 	select {
-	case w.ch <- m:
+	case w.ch <- r:
 		return true
 	case <-w.quit:
 		return false
 	}
 }
 
-// request sends m and waits for the reply.
-func (w *worker) request(m wmsg) wreply {
-	m.reply = make(chan wreply, 1)
-	if !w.send(m) {
+// request sends r and waits for the reply.
+func (w *worker) request(r answered) wreply {
+	reply := r.replies()
+	if !w.send(r) {
 		return wreply{err: ErrClosed}
 	}
 	select {
-	case r := <-m.reply:
-		return r
+	case rep := <-reply:
+		return rep
 	case <-w.quit:
 		return wreply{err: ErrClosed}
 	}
@@ -88,19 +132,19 @@ func (w *worker) run() {
 	defer tick.Stop()
 	for {
 		select {
-		case m := <-w.ch:
-			w.handle(m)
+		case r := <-w.ch:
+			r.serve(w)
 		case <-tick.C:
 			now := time.Now().UnixMilli()
 			for tk := range w.tasks {
 				if tk.hasBuffered() {
 					if err := tk.processBuffered(now); err != nil {
-						w.a.fail(err)
+						w.taskFailed(err)
 					}
 				}
 				if len(tk.puncts) > 0 {
 					if err := tk.punctuate(WallClockTime, now); err != nil {
-						w.a.fail(err)
+						w.taskFailed(err)
 					}
 				}
 			}
@@ -110,86 +154,102 @@ func (w *worker) run() {
 	}
 }
 
-func (w *worker) handle(m wmsg) {
+func (r *initRequest) serve(w *worker) {
 	ctx := w.a.ctx
-	switch m.kind {
-	case msgInit:
-		if ctx.Err() != nil {
-			return // shutting down: the task is never opened
-		}
-		if m.tk.gen != w.a.abortGen.Load() {
-			return // made before an abort that dropped every task: it is made again
-		}
-		if err := m.tk.init(ctx); err != nil {
-			w.a.fail(err)
-			_, _ = m.tk.close(context.Background(), false)
-			return
-		}
-		w.tasks[m.tk] = true
-	case msgRecords:
-		tk := m.tk
-		if !w.tasks[tk] || tk.closed {
-			return // revoked, or failed to initialize: the next owner reprocesses
-		}
-		for _, b := range m.batches {
-			if err := tk.addBatch(b); err != nil {
-				w.a.fail(err)
-				return
-			}
-		}
-		if err := tk.processBuffered(time.Now().UnixMilli()); err != nil {
-			w.a.fail(err)
-		}
-	case msgCommit:
-		if m.ctx != nil {
-			ctx = m.ctx
-		}
-		all := map[state.TopicPartition]int64{}
-		var err error
-		for tk := range w.tasks {
-			var offs map[state.TopicPartition]int64
-			if offs, err = tk.commit(ctx); err != nil {
-				break
-			}
-			for tp, off := range offs {
-				all[tp] = off
-			}
-		}
-		m.reply <- wreply{offsets: all, err: err}
-		if m.hold != nil {
-			w.held(m.hold, m.after)
-		}
-	case msgHold:
-		m.reply <- wreply{}
-		w.held(m.hold, m.after)
-	case msgQuery:
-		if !w.tasks[m.tk] || m.tk.closed {
-			m.reply <- wreply{err: fmt.Errorf("%w: task %s", ErrNotHosted, m.tk.id)}
-			return
-		}
-		m.reply <- wreply{err: m.query()}
-	case msgClose:
-		all := map[state.TopicPartition]int64{}
-		var errs []error
-		for _, tk := range m.tasks {
-			if !w.tasks[tk] {
-				continue
-			}
-			delete(w.tasks, tk)
-			offs, err := tk.close(context.WithoutCancel(ctx), m.clean)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			for tp, off := range offs {
-				all[tp] = off
-			}
-		}
-		var err error
-		if len(errs) > 0 {
-			err = errs[0]
-		}
-		m.reply <- wreply{offsets: all, err: err}
+	if ctx.Err() != nil {
+		return // shutting down: the task is never opened
 	}
+	if r.tk.gen != w.m.abortGen.Load() {
+		return // made before an abort that dropped every task: it is made again
+	}
+	if err := r.tk.init(ctx); err != nil {
+		w.a.fail(err)
+		_, _ = r.tk.close(context.Background(), false)
+		return
+	}
+	w.tasks[r.tk] = true
+}
+
+func (r *recordsRequest) serve(w *worker) {
+	tk := r.tk
+	if !w.tasks[tk] || tk.closed {
+		return // revoked, or failed to initialize: the next owner reprocesses
+	}
+	for _, b := range r.batches {
+		if err := tk.addBatch(b); err != nil {
+			w.a.fail(err)
+			return
+		}
+	}
+	if err := tk.processBuffered(time.Now().UnixMilli()); err != nil {
+		w.taskFailed(err)
+	}
+}
+
+// taskFailed stops the application with a task's processing error, unless the
+// committer can recover from it by aborting the transaction (committer.taskFailed).
+func (w *worker) taskFailed(err error) {
+	if !w.a.commits.taskFailed(err) {
+		w.a.fail(err)
+	}
+}
+
+func (r *commitRequest) serve(w *worker) {
+	ctx := w.a.ctx
+	if r.ctx != nil {
+		ctx = r.ctx
+	}
+	all := map[state.TopicPartition]int64{}
+	var err error
+	for tk := range w.tasks {
+		var offs map[state.TopicPartition]int64
+		if offs, err = tk.commit(ctx); err != nil {
+			break
+		}
+		for tp, off := range offs {
+			all[tp] = off
+		}
+	}
+	r.ch <- wreply{offsets: all, err: err}
+	if r.hold != nil {
+		w.held(r.hold, r.after)
+	}
+}
+
+func (r *holdRequest) serve(w *worker) {
+	r.ch <- wreply{}
+	w.held(r.hold, r.after)
+}
+
+func (r *queryRequest) serve(w *worker) {
+	if !w.tasks[r.tk] || r.tk.closed {
+		r.ch <- wreply{err: fmt.Errorf("%w: task %s", ErrNotHosted, r.tk.id)}
+		return
+	}
+	r.ch <- wreply{err: r.query()}
+}
+
+func (r *closeRequest) serve(w *worker) {
+	all := map[state.TopicPartition]int64{}
+	var errs []error
+	for _, tk := range r.tasks {
+		if !w.tasks[tk] {
+			continue
+		}
+		delete(w.tasks, tk)
+		offs, err := tk.close(context.WithoutCancel(w.a.ctx), r.clean)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for tp, off := range offs {
+			all[tp] = off
+		}
+	}
+	var err error
+	if len(errs) > 0 {
+		err = errs[0]
+	}
+	r.ch <- wreply{offsets: all, err: err}
 }
 
 // held waits for the hold's release, then closes the tasks it names (all of them, dirty,

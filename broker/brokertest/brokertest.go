@@ -3,6 +3,8 @@ package brokertest
 import (
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"testing"
 
 	"github.com/gregorhq/gregor/broker"
@@ -45,7 +47,7 @@ func Start(tb testing.TB, opts ...Option) *Broker {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	tb2 := &Broker{tb: tb, cfg: cfg, opts: []broker.Option{broker.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}}
+	tb2 := &Broker{tb: tb, cfg: cfg, opts: []broker.Option{broker.WithLogger(testLogger())}}
 	tb2.start()
 	tb.Cleanup(func() { tb2.Close() })
 	return tb2
@@ -70,17 +72,25 @@ func (b *Broker) DataDir() string { return b.cfg.DataDir }
 // Broker returns the underlying broker.
 func (b *Broker) Broker() *broker.Broker { return b.b }
 
-// Restart closes the broker cleanly and starts it again on the same port
-// and data directory.
+// Restart closes the broker cleanly and starts it again on the same ports
+// (every listener keeps the port it was bound to) and data directory.
 func (b *Broker) Restart() {
 	b.tb.Helper()
-	addr := b.Addr()
+	var ls []broker.Listener
+	for _, l := range b.cfg.Listeners {
+		addr, ok := b.b.ListenerAddr(l.Name)
+		if !ok {
+			b.tb.Fatalf("brokertest: listener %s is not bound", l.Name)
+		}
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			b.tb.Fatalf("brokertest: %v", err)
+		}
+		l.Port = int32(tcp.Port)
+		ls = append(ls, l)
+	}
 	if err := b.b.Close(); err != nil {
 		b.tb.Fatalf("brokertest: close: %v", err)
-	}
-	ls, err := broker.ParseListeners(addr)
-	if err != nil {
-		b.tb.Fatalf("brokertest: %v", err)
 	}
 	b.cfg.Listeners = ls
 	b.start()
@@ -92,5 +102,18 @@ func (b *Broker) Close() {
 		if err := b.b.Close(); err != nil {
 			b.tb.Errorf("brokertest: close: %v", err)
 		}
+	}
+}
+
+// testLogger discards the broker's log lines, or writes them to stderr when
+// GREGOR_TEST_LOG is set (GREGOR_TEST_LOG=debug for debug lines too).
+func testLogger() *slog.Logger {
+	switch os.Getenv("GREGOR_TEST_LOG") {
+	case "":
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	case "debug":
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	default:
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 }

@@ -217,18 +217,35 @@ func (c *Coordinator) DescribeGroup(group string) (Description, *kerr.Error) {
 	return e.g.Describe(), nil
 }
 
-// ListGroups lists every group. While some partition is still loading it
-// lists what is loaded and returns COORDINATOR_LOAD_IN_PROGRESS.
+// ListGroups lists the groups this broker coordinates: those of the
+// __consumer_offsets partitions it leads (Config.Owns), every group on a
+// single node. While one of those partitions is still loading it lists
+// what is loaded and returns COORDINATOR_LOAD_IN_PROGRESS (and starts
+// loading a partition that is owned but not yet loading); the partitions
+// other brokers lead are theirs to list, as in Kafka.
 func (c *Coordinator) ListGroups() ([]Listing, *kerr.Error) {
 	c.mu.Lock()
 	if c.closed || !c.active {
 		c.mu.Unlock()
 		return nil, kerr.CoordinatorNotAvailable
 	}
+	n := len(c.loaded)
+	c.mu.Unlock()
+	// Owns reaches into the broker: ask it without holding c.mu.
+	owned := make([]bool, n)
+	for p := range owned {
+		owned[p] = c.cfg.Owns == nil || c.cfg.Owns(int32(p))
+	}
+	c.mu.Lock()
+	if c.closed || !c.active {
+		c.mu.Unlock()
+		return nil, kerr.CoordinatorNotAvailable
+	}
 	var lerr *kerr.Error
-	for _, l := range c.loaded {
-		if !l {
+	for p, l := range c.loaded {
+		if !l && owned[p] {
 			lerr = kerr.CoordinatorLoadInProgress
+			c.startLoadLocked(int32(p))
 		}
 	}
 	es := make([]*entry, 0, len(c.groups))

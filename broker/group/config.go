@@ -43,6 +43,11 @@ type Config struct {
 	// group.instance.id of a static member). The default appends "-" and a
 	// random UUID, as Kafka does; tests make it deterministic.
 	NewMemberID func(prefix string) string
+	// Owns reports whether this broker coordinates the groups of a
+	// __consumer_offsets partition (it leads the partition). Nil means
+	// every partition, as on a single node. Groups of other partitions get
+	// NOT_COORDINATOR; a partition is loaded when it is first owned.
+	Owns func(partition int32) bool
 }
 
 // DefaultConfig returns Kafka's defaults.

@@ -21,7 +21,9 @@ type Storage interface {
 	// and epoch, which the transaction's marker later commits or aborts.
 	AppendTxn(partition int32, producerID int64, epoch int16, recs []Record) error
 	// Replay calls fn with the partition's bytes from its log start to its
-	// high watermark, in chunks of whole magic-v2 record batches.
+	// log end (this broker has just become its leader: everything in its
+	// log is, or is about to be, committed), in chunks of whole magic-v2
+	// record batches.
 	Replay(partition int32, fn func(batches []byte) error) error
 }
 
@@ -45,7 +47,12 @@ type Coordinator struct {
 	active   bool
 	numParts int32
 	loaded   []bool
+	loading  []bool   // a load of the partition is under way
+	gens     []uint64 // bumped by Unload, so a load that raced it is dropped
 	closed   bool
+	// deletedWhileLoading holds, per partition still loading, the topics
+	// deleted meanwhile, whose offsets the load drops (OnTopicsDeleted).
+	deletedWhileLoading map[int32]map[string]bool
 
 	stop   chan struct{}
 	wg     sync.WaitGroup // loader, expiry loop and running timer callbacks
@@ -76,7 +83,9 @@ func NewCoordinator(cfg Config, st Storage) (*Coordinator, error) {
 // Start activates the coordinator for a __consumer_offsets topic with
 // numPartitions partitions. When load is set the partitions are read back
 // in the background (their groups answer COORDINATOR_LOAD_IN_PROGRESS
-// meanwhile); otherwise the topic is new and empty. Later calls do nothing.
+// meanwhile); otherwise the topic is new, and the partitions this broker
+// leads (Config.Owns) are empty; the others load if it comes to lead them.
+// Later calls do nothing.
 func (c *Coordinator) Start(numPartitions int32, load bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -86,12 +95,22 @@ func (c *Coordinator) Start(numPartitions int32, load bool) {
 	c.active = true
 	c.numParts = numPartitions
 	c.loaded = make([]bool, numPartitions)
+	c.loading = make([]bool, numPartitions)
+	c.gens = make([]uint64, numPartitions)
 	if load {
-		c.wg.Add(1)
-		go c.loadAll()
+		for p := int32(0); p < numPartitions; p++ {
+			// Partitions owned later load when a request first needs them.
+			if c.cfg.Owns == nil || c.cfg.Owns(p) {
+				c.startLoadLocked(p)
+			}
+		}
 	} else {
-		for i := range c.loaded {
-			c.loaded[i] = true
+		// The topic was just created: the partitions this broker leads
+		// are empty. The others are not this broker's to mark: in a
+		// cluster another broker leads them and writes there, and if
+		// this one comes to lead one it must load what was written.
+		for p := range c.loaded {
+			c.loaded[p] = c.cfg.Owns == nil || c.cfg.Owns(int32(p))
 		}
 	}
 	c.wg.Add(1)
@@ -147,6 +166,9 @@ func (c *Coordinator) PartitionFor(group string) int32 {
 // when the group does not exist, and an error while the coordinator is
 // unavailable or the group's partition is loading.
 func (c *Coordinator) lookup(id string, create bool) (*entry, *kerr.Error) {
+	if c.cfg.Owns != nil && !c.cfg.Owns(c.PartitionFor(id)) {
+		return nil, kerr.NotCoordinator
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || !c.active {
@@ -154,6 +176,7 @@ func (c *Coordinator) lookup(id string, create bool) (*entry, *kerr.Error) {
 	}
 	p := PartitionFor(id, c.numParts)
 	if !c.loaded[p] {
+		c.startLoadLocked(p)
 		return nil, kerr.CoordinatorLoadInProgress
 	}
 	e := c.groups[id]
@@ -330,31 +353,89 @@ func (c *Coordinator) ExpireOffsets() {
 	}
 }
 
-// loadAll reads every partition back, one after another.
-func (c *Coordinator) loadAll() {
-	defer c.wg.Done()
-	for p := int32(0); p < c.numParts; p++ {
-		for {
-			err := c.loadPartition(p)
-			if err == nil {
-				break
-			}
-			c.cfg.Logger.Error("loading __consumer_offsets partition failed; retrying", "partition", p, "err", err)
-			select {
-			case <-c.stop:
-				return
-			case <-time.After(time.Second):
-			}
+// Unload drops the groups of a __consumer_offsets partition this broker
+// stopped leading (Kafka's onResignation): their waiting requests end with
+// COORDINATOR_NOT_AVAILABLE, later ones get NOT_COORDINATOR, and the
+// partition is read back from its log when this broker leads it again
+// (the new leader may have changed it meanwhile).
+func (c *Coordinator) Unload(p int32) {
+	c.mu.Lock()
+	if !c.active || p < 0 || int(p) >= len(c.loaded) {
+		c.mu.Unlock()
+		return
+	}
+	c.gens[p]++
+	c.loaded[p], c.loading[p] = false, false
+	delete(c.deletedWhileLoading, p) // the next load reads what the next leaders wrote
+	var es []*entry
+	for _, e := range c.groups {
+		if e.part == p {
+			es = append(es, e)
 		}
+	}
+	c.mu.Unlock()
+	for _, e := range es {
+		e.mu.Lock()
+		if !e.gone {
+			c.remove(e)
+		}
+		e.mu.Unlock()
+	}
+	if len(es) > 0 {
+		c.cfg.Logger.Info("unloaded groups: no longer the partition's leader", "partition", p, "groups", len(es))
+	}
+}
+
+// Load starts reading back a __consumer_offsets partition this broker now
+// leads (Kafka's onElection); its groups answer COORDINATOR_LOAD_IN_PROGRESS
+// until it is done.
+func (c *Coordinator) Load(p int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active && p >= 0 && int(p) < len(c.loaded) {
+		c.startLoadLocked(p)
+	}
+}
+
+// startLoadLocked reads partition p back in the background unless it is
+// loaded or loading. Callers hold c.mu.
+func (c *Coordinator) startLoadLocked(p int32) {
+	if c.loaded[p] || c.loading[p] || c.closed {
+		return
+	}
+	c.loading[p] = true
+	c.wg.Add(1)
+	go c.loadWithRetry(p)
+}
+
+// loadWithRetry loads one partition, retrying every second until it
+// succeeds or the coordinator closes.
+func (c *Coordinator) loadWithRetry(p int32) {
+	defer c.wg.Done()
+	for {
+		if c.cfg.Owns != nil && !c.cfg.Owns(p) {
+			c.mu.Lock()
+			c.loading[p] = false // leadership moved before the load: the next owner loads
+			c.mu.Unlock()
+			return
+		}
+		err := c.loadPartition(p)
+		if err == nil {
+			return
+		}
+		c.cfg.Logger.Error("loading __consumer_offsets partition failed; retrying", "partition", p, "err", err)
 		select {
 		case <-c.stop:
 			return
-		default:
+		case <-time.After(time.Second):
 		}
 	}
 }
 
 func (c *Coordinator) loadPartition(p int32) error {
+	c.mu.Lock()
+	gen := c.gens[p]
+	c.mu.Unlock()
 	l := newLoader(&c.cfg, c.now())
 	err := c.st.Replay(p, func(b []byte) error {
 		for len(b) > 0 {
@@ -371,17 +452,28 @@ func (c *Coordinator) loadPartition(p int32) error {
 	}
 	groups := l.result()
 	es := make([]*entry, 0, len(groups))
+	outs := make([]Output, 0, len(groups))
 	c.mu.Lock()
+	if c.gens[p] != gen || c.closed {
+		// Unloaded while loading (leadership moved): what was read is stale.
+		c.mu.Unlock()
+		return nil
+	}
+	deleted := c.deletedWhileLoading[p]
+	delete(c.deletedWhileLoading, p)
 	for id, g := range groups {
 		e := c.newEntry(g, p)
 		c.groups[id] = e
 		es = append(es, e)
+		outs = append(outs, g.RemoveTopicOffsets(deleted)) // no I/O: only state
 	}
 	c.loaded[p] = true
 	c.mu.Unlock()
-	for _, e := range es {
+	for i, e := range es {
 		e.mu.Lock()
-		c.apply(e, e.g.Loaded(c.now()))
+		out := outs[i]
+		out.merge(e.g.Loaded(c.now()))
+		c.apply(e, out)
 		e.mu.Unlock()
 	}
 	if len(groups) > 0 {

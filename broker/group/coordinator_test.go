@@ -3,6 +3,7 @@ package group
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +199,54 @@ func waitState(t *testing.T, c *Coordinator, group string, s State) {
 			return
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCoordinatorLoadsPartitionsItComesToLead: the broker that created
+// __consumer_offsets (Start without load) has nothing to read in the
+// partitions it leads, but another broker leads the rest and writes there;
+// when this one comes to lead such a partition (its leader died), it must
+// load what was written, not serve the groups as new. (The controller kill
+// nemesis test found a group resuming from offset 0 after its coordinator
+// died: the broker that had created the topic took over the partition
+// without loading it.)
+func TestCoordinatorLoadsPartitionsItComesToLead(t *testing.T) {
+	st := &memStorage{}
+	first := testCoordinator(t, st, false) // the partition's first leader
+	errs := first.CommitOffsets("g", CommitRequest{Generation: -1},
+		[]CommitOffset{{TopicPartition: TopicPartition{"t", 0}, Offset: 7, LeaderEpoch: -1, ExpireTimestamp: -1}}, nil)
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+
+	var owns atomic.Bool
+	cfg := DefaultConfig()
+	cfg.NumPartitions = 4
+	cfg.Logger = discard()
+	cfg.Owns = func(int32) bool { return owns.Load() }
+	c, err := NewCoordinator(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(4, false) // it created the topic, leading none of the partitions
+	t.Cleanup(c.Close)
+	if _, err := c.FetchOffsets("g", nil); err != kerr.NotCoordinator {
+		t.Fatalf("fetch before it leads the partition: %v, want NOT_COORDINATOR", err)
+	}
+	owns.Store(true) // the first leader died; this broker leads now
+	c.Load(PartitionFor("g", 4))
+	for {
+		got, err := c.FetchOffsets("g", []TopicPartition{{"t", 0}})
+		if err == kerr.CoordinatorLoadInProgress {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got[0].Found || got[0].Offset.Offset != 7 {
+			t.Fatalf("offsets on the new leader: %+v, want the commit of 7", got)
+		}
+		return
 	}
 }

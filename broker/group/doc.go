@@ -9,8 +9,9 @@
 // and nothing reads a clock or touches a disk. Coordinator does that I/O:
 // it keeps one Group per group ID behind its own lock, writes records
 // through a Storage, runs timers, parks JoinGroup and SyncGroup callers
-// until their answers exist, reads __consumer_offsets back at startup, and
-// expires old offsets (offsets.retention.minutes).
+// until their answers exist, reads __consumer_offsets back at startup,
+// expires old offsets (offsets.retention.minutes) and tombstones every
+// group's offsets of a deleted topic (OnTopicsDeleted).
 //
 // Lock order: a group's lock, then Coordinator.mu (a leaf guarding the
 // maps), and a group's lock before anything the Storage locks. Two group
@@ -29,6 +30,12 @@
 //	}, 1)
 //	// out.Replies[0].Join is token 1's answer: generation 1, it leads.
 //	// out.Timers are the deadlines to call g.OnTimer with.
+//
+// The files in testdata/ are transcripts of Groups driven this way, one
+// scenario each (join, sync, heartbeat, timers, commit, leave, static
+// members): every input with the replies, records and timers it produced.
+// TestTranscripts replays them; read them as the protocol's specification,
+// and regenerate them with -rewrite after a deliberate change.
 //
 // And the broker's use of the Coordinator:
 //

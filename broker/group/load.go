@@ -50,6 +50,7 @@ func (l *loader) apply(r Record) {
 	if d.offset != nil {
 		if r.Value == nil {
 			delete(g.offsets, *d.offset)
+			l.dropStaged(d.group, *d.offset)
 			return
 		}
 		o, err := decodeOffset(r.Value)
@@ -148,6 +149,26 @@ func (l *loader) stageTxn(pid int64, r Record) {
 		byGroup[d.group] = map[TopicPartition]Offset{}
 	}
 	byGroup[d.group][*d.offset] = o
+}
+
+// dropStaged drops every producer's staged commit of one group's
+// partition: a (non-transactional) tombstone after a transactional commit
+// removes it, so that the commit marker cannot bring it back (offsets of a
+// deleted topic, OffsetDelete, DeleteGroups), as Kafka replays it.
+func (l *loader) dropStaged(group string, tp TopicPartition) {
+	for pid, byGroup := range l.txn {
+		offs := byGroup[group]
+		if offs == nil {
+			continue
+		}
+		delete(offs, tp)
+		if len(offs) == 0 {
+			delete(byGroup, group)
+		}
+		if len(byGroup) == 0 {
+			delete(l.txn, pid)
+		}
+	}
 }
 
 // completeTxn applies or drops a producer's staged commits at its marker.

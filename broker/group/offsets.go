@@ -1,8 +1,6 @@
 package group
 
 import (
-	"sort"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -75,12 +73,7 @@ func (g *Group) CommittedOffsets() ([]TopicPartition, []Offset) {
 	for tp := range g.offsets {
 		tps = append(tps, tp)
 	}
-	sort.Slice(tps, func(i, j int) bool {
-		if tps[i].Topic != tps[j].Topic {
-			return tps[i].Topic < tps[j].Topic
-		}
-		return tps[i].Partition < tps[j].Partition
-	})
+	sortPartitions(tps)
 	os := make([]Offset, len(tps))
 	for i, tp := range tps {
 		os[i] = g.offsets[tp]
@@ -95,8 +88,10 @@ func (g *Group) HasOffsets() bool { return len(g.offsets) > 0 }
 // Empty group, counted from when it became Empty; for a group without a
 // protocol type (offsets only), from each commit; for a Stable "consumer"
 // group, only offsets of topics no member subscribes to. An explicit
-// expiry from OffsetCommit v1-v4 wins. An Empty group left with no offsets
-// becomes Dead and its metadata is tombstoned.
+// expiry from OffsetCommit v1-v4 wins. A partition with a transactional
+// commit awaiting its marker does not expire (its tombstone would drop the
+// pending commit too), as in Kafka. An Empty group left with no offsets,
+// pending or committed, becomes Dead and its metadata is tombstoned.
 func (g *Group) ExpireOffsets(now, retentionMs int64) Output {
 	var out Output
 	var expired func(tp TopicPartition, o Offset) bool
@@ -112,15 +107,19 @@ func (g *Group) ExpireOffsets(now, retentionMs int64) Output {
 	default:
 		expired = func(TopicPartition, Offset) bool { return false }
 	}
+	pending := g.pendingPartitions()
 	tps, os := g.CommittedOffsets()
 	for i, tp := range tps {
 		o := os[i]
+		if pending[tp] {
+			continue
+		}
 		if (o.ExpireTimestamp >= 0 && now >= o.ExpireTimestamp) || (o.ExpireTimestamp < 0 && expired(tp, o)) {
 			delete(g.offsets, tp)
 			out.Records = append(out.Records, Record{Key: offsetKey(g.id, tp)})
 		}
 	}
-	if g.state == Empty && len(g.offsets) == 0 {
+	if g.state == Empty && len(g.offsets) == 0 && len(pending) == 0 {
 		g.transition(Dead, now)
 		out.Records = append(out.Records, Record{Key: groupKey(g.id)})
 	}
@@ -128,7 +127,8 @@ func (g *Group) ExpireOffsets(now, retentionMs int64) Output {
 }
 
 // Delete deletes the group (DeleteGroups): only an Empty group may go. Its
-// offsets and metadata are tombstoned and it becomes Dead.
+// offsets (committed, and pending transactional ones) and metadata are
+// tombstoned and it becomes Dead.
 func (g *Group) Delete(now int64) (*kerr.Error, Output) {
 	var out Output
 	switch g.state {
@@ -138,11 +138,20 @@ func (g *Group) Delete(now int64) (*kerr.Error, Output) {
 	default:
 		return kerr.NonEmptyGroup, out
 	}
-	tps, _ := g.CommittedOffsets()
+	set := g.pendingPartitions()
+	for tp := range g.offsets {
+		set[tp] = true
+	}
+	tps := make([]TopicPartition, 0, len(set))
+	for tp := range set {
+		tps = append(tps, tp)
+	}
+	sortPartitions(tps)
 	for _, tp := range tps {
 		out.Records = append(out.Records, Record{Key: offsetKey(g.id, tp)})
 	}
 	clear(g.offsets)
+	clear(g.txnOffsets)
 	out.Records = append(out.Records, Record{Key: groupKey(g.id)})
 	g.transition(Dead, now)
 	return nil, out
@@ -167,8 +176,7 @@ func (g *Group) DeleteOffsets(tps []TopicPartition) (*kerr.Error, []*kerr.Error,
 			errs[i] = kerr.GroupSubscribedToTopic
 			continue
 		}
-		if _, ok := g.offsets[tp]; ok {
-			delete(g.offsets, tp)
+		if g.dropOffset(tp) { // committed or pending transactional
 			out.Records = append(out.Records, Record{Key: offsetKey(g.id, tp)})
 		}
 	}

@@ -102,7 +102,6 @@ func (g *Group) subscriptions() map[string]bool {
 type decodedRecord struct {
 	group  string
 	offset *TopicPartition // set for an offset commit record
-	value  []byte          // nil for a tombstone
 }
 
 // decodeKey decodes a record key. ok is false for record types this

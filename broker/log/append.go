@@ -43,11 +43,17 @@ func (l *Log) appendLocked(batch []byte, h *BatchHeader, opt AppendOptions) (App
 		return AppendResult{}, false, ErrClosed
 	}
 	var pb txn.Batch
+	marker := int16(-1)
 	if h.ProducerID >= 0 {
 		pb = txn.Batch{
 			ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch,
 			FirstSequence: h.BaseSequence, LastSequence: h.LastSequence(),
-			Transactional: h.IsTransactional(), Control: h.IsControl(),
+			Transactional: h.IsTransactional(), Control: h.IsControl(), CoordinatorEpoch: -1,
+		}
+		if pb.Control {
+			if m, ce, err := ControlMarker(batch); err == nil {
+				marker, pb.CoordinatorEpoch = m, ce
+			}
 		}
 		d, err := l.pst.Check(pb)
 		if err != nil {
@@ -59,6 +65,12 @@ func (l *Log) appendLocked(batch []byte, h *BatchHeader, opt AppendOptions) (App
 				LogStartOffset: l.logStart.Load(), Duplicate: true, MaxTimestamp: d.Original.MaxTimestamp,
 			}, false, nil
 		}
+	}
+	if n := len(l.epochs); opt.LeaderEpoch >= 0 && n > 0 && opt.LeaderEpoch < l.epochs[n-1].epoch {
+		// Stamped with an epoch read before a newer one started here: in
+		// the log past that start it would contradict the epoch cache.
+		return AppendResult{}, false, fmt.Errorf("log %s: %w: append in epoch %d, the log is in epoch %d",
+			l.name, ErrStaleLeaderEpoch, opt.LeaderEpoch, l.epochs[n-1].epoch)
 	}
 	base := l.leo.Load()
 	last := base + int64(h.LastOffsetDelta)
@@ -103,12 +115,6 @@ func (l *Log) appendLocked(batch []byte, h *BatchHeader, opt AppendOptions) (App
 	s.noteBatch(pos, len(batch), h, l.cfg.IndexIntervalBytes)
 	if h.ProducerID >= 0 {
 		pb.BaseOffset, pb.LastOffset, pb.MaxTimestamp = base, last, h.MaxTimestamp
-		marker := int16(-1)
-		if pb.Control {
-			if m, err := ControlType(batch); err == nil {
-				marker = m
-			}
-		}
 		l.recordProducerBatch(s, pb, marker)
 	}
 	l.leo.Store(last + 1)
@@ -143,9 +149,15 @@ func (l *Log) shouldRoll(s *segment, size int, last, nowMs int64) bool {
 
 // roll closes the active segment for appends and starts a new one at the
 // log end offset (caller holds mu).
-func (l *Log) roll() error {
+func (l *Log) roll() error { return l.rollAt(l.leo.Load()) }
+
+// rollAt starts a new active segment at offset base, which is the log end
+// offset except for a follower appending after a gap too wide for the
+// active segment's relative offsets; the log end then moves up to base
+// (caller holds mu).
+func (l *Log) rollAt(base int64) error {
 	old := l.active
-	leo := l.leo.Load()
+	leo := base
 	if old.base == leo {
 		return nil // already empty at the log end
 	}
@@ -164,6 +176,9 @@ func (l *Log) roll() error {
 	copy(next, segs)
 	l.setSegs(append(next, s))
 	l.active = s
+	if leo > l.leo.Load() {
+		l.leo.Store(leo)
+	}
 	l.dirDirty = true
 	l.cache.unpin(old)
 	l.writeSnapshot(false)

@@ -219,7 +219,7 @@ func (l *Log) clean(c *cleaner, now time.Time) (CleanStats, error) {
 	if !v.cfg.Compact() || v.n == 0 {
 		return st, nil
 	}
-	stop := func() bool { return c.stopped() || l.isClosed.Load() }
+	stop := func() bool { return c.stopped() || l.isClosed.Load() || l.truncating.Load() > 0 }
 	info, err := l.scanTxns(v.segs, v.leo, stop)
 	if err != nil {
 		return st, fmt.Errorf("log %s: transaction scan: %w", l.name, err)

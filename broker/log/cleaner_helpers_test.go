@@ -16,17 +16,16 @@ type kv struct {
 
 // kvSpec describes a keyed batch.
 type kvSpec struct {
-	recs             []kv
-	baseTs           int64
-	pid              int64 // 0 = none
-	epoch            int16
-	seq              int32
-	codec            int
-	txn              bool
-	control          bool
-	ctlType          int16
-	logAppend        bool
-	firstOffsetDelta int64
+	recs      []kv
+	baseTs    int64
+	pid       int64 // 0 = none
+	epoch     int16
+	seq       int32
+	codec     int
+	txn       bool
+	control   bool
+	ctlType   int16
+	logAppend bool
 }
 
 // kvBatch encodes a v2 batch with keyed records, as a producer would.

@@ -28,7 +28,7 @@ func TestManagerCleanerThreads(t *testing.T) {
 		logs = append(logs, l)
 		wants = append(wants, fillKeys(t, l, c, 6, 20))
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for _, l := range logs {
 		for l.cleanedTo.Load() <= 0 {
 			if time.Now().After(deadline) {

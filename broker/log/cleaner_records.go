@@ -146,8 +146,7 @@ func controlType(batch []byte, h *BatchHeader) (int16, bool) {
 // batchBuilder re-encodes a batch with a subset of its records, keeping
 // its base offset, last offset delta, producer fields, attributes and codec.
 type batchBuilder struct {
-	recs []byte // uncompressed records being built
-	out  []byte
+	out []byte
 }
 
 // encodeBatch writes a batch that keeps orig's header fields, with the

@@ -183,7 +183,8 @@ var (
 	ErrStorage = errors.New("storage error")
 	// ErrClosed: the log or manager is closed.
 	ErrClosed = errors.New("log closed")
-	// ErrStaleLeaderEpoch: AssignLeaderEpoch with an epoch older than the latest.
+	// ErrStaleLeaderEpoch: AssignLeaderEpoch, or an Append stamped, with an
+	// epoch older than the latest.
 	ErrStaleLeaderEpoch = errors.New("leader epoch older than the latest")
 	// ErrCorruptCheckpoint: a checkpoint file could not be parsed.
 	ErrCorruptCheckpoint = errors.New("corrupt checkpoint file")

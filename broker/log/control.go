@@ -56,12 +56,21 @@ func EncodeControlBatch(producerID int64, epoch int16, marker int16, coordinator
 // control batch from its first record's key. b must hold the batch header
 // and at least the start of its first record.
 func ControlType(b []byte) (int16, error) {
+	m, _, err := ControlMarker(b)
+	return m, err
+}
+
+// ControlMarker reads a transaction marker's type (ControlAbort or
+// ControlCommit) and the epoch of the coordinator that wrote it (-1 when
+// the value is too short to hold one) from the batch's first record. b must
+// hold the batch header and the first record.
+func ControlMarker(b []byte) (marker int16, coordinatorEpoch int32, err error) {
 	h, err := ParseBatchHeader(b)
 	if err != nil {
-		return 0, err
+		return 0, -1, err
 	}
 	if !h.IsControl() || h.Compression() != CompressionNone {
-		return 0, ErrNotControl
+		return 0, -1, ErrNotControl
 	}
 	p := b[BatchHeaderSize:]
 	next := func() (int64, bool) {
@@ -73,21 +82,30 @@ func ControlType(b []byte) (int16, error) {
 		return v, true
 	}
 	if _, ok := next(); !ok { // record length
-		return 0, fmt.Errorf("%w: bad record length", ErrNotControl)
+		return 0, -1, fmt.Errorf("%w: bad record length", ErrNotControl)
 	}
 	if len(p) < 1 {
-		return 0, fmt.Errorf("%w: truncated record", ErrNotControl)
+		return 0, -1, fmt.Errorf("%w: truncated record", ErrNotControl)
 	}
 	p = p[1:] // attributes
 	if _, ok := next(); !ok {
-		return 0, fmt.Errorf("%w: bad timestamp delta", ErrNotControl)
+		return 0, -1, fmt.Errorf("%w: bad timestamp delta", ErrNotControl)
 	}
 	if _, ok := next(); !ok {
-		return 0, fmt.Errorf("%w: bad offset delta", ErrNotControl)
+		return 0, -1, fmt.Errorf("%w: bad offset delta", ErrNotControl)
 	}
 	klen, ok := next()
-	if !ok || klen < 4 || int64(len(p)) < 4 {
-		return 0, fmt.Errorf("%w: bad control key", ErrNotControl)
+	if !ok || klen < 4 || len(p) < 4 {
+		return 0, -1, fmt.Errorf("%w: bad control key", ErrNotControl)
 	}
-	return int16(binary.BigEndian.Uint16(p[2:])), nil
+	marker = int16(binary.BigEndian.Uint16(p[2:]))
+	if int64(len(p)) < klen {
+		return marker, -1, nil
+	}
+	p = p[klen:]
+	coordinatorEpoch = -1
+	if vlen, ok := next(); ok && vlen >= 6 && len(p) >= 6 {
+		coordinatorEpoch = int32(binary.BigEndian.Uint32(p[2:]))
+	}
+	return marker, coordinatorEpoch, nil
 }

@@ -29,13 +29,26 @@
 // cleaner_swap.go). CheckKeys tells a produce path that a batch holds a
 // record without a key, which compacted topics refuse.
 //
+// Replication (Kafka's ISR protocol with KIP-101/279 truncation): a
+// follower appends the leader's batches unchanged with AppendAsFollower,
+// which keeps their offsets, epochs and producer fields and updates the
+// producer state and leader-epoch cache as a leader append does; a leader
+// checks a follower's fetch position with DivergingEpoch; the follower
+// works out where to cut with TruncationOffset and cuts with TruncateTo,
+// or empties its log with TruncateFullyAndStartAt (follower.go,
+// truncate.go, epoch_replica.go). Truncation is crash-safe by the order of
+// its steps; a storage failure in the middle closes the log, and opening
+// it again recovers it.
+//
 // All file access goes through FS; MemFS simulates power loss and full disks
 // in tests.
 //
 // Lock order: Manager.mu, then the cleaner's locks (cleanerState.mu or
 // .ckMu); Log.cleanMu, then Log.syncMu, then Log.mu, then the handle cache,
 // then a segment's handle and index locks. A cleaner thread holds no
-// Manager lock while it cleans a log.
+// Manager lock while it cleans a log. A truncation takes Log.cleanMu, then
+// the flusher role (under Log.syncMu), then Log.mu, and writes the
+// Manager's checkpoints only after giving them all back.
 //
 // Example:
 //
@@ -50,4 +63,16 @@
 //	}
 //	l.SetHighWatermark(l.LogEndOffset())
 //	data, err := l.Read(res.BaseOffset, 1<<20, l.HighWatermark(), true)
+//
+// A follower's fetch loop, with the leader's side inline:
+//
+//	last, _ := f.LatestEpochEntry() // the Fetch's LastFetchedEpoch
+//	if d := leader.DivergingEpoch(f.LogEndOffset(), last.Epoch); d.Diverged {
+//		to, _ := f.TruncationOffset(d.Epoch, d.EndOffset)
+//		err = f.TruncateTo(to) // then fetch again
+//	} else {
+//		records, err := leader.Read(f.LogEndOffset(), 1<<20, leader.LogEndOffset(), true)
+//		_, err = f.AppendAsFollower(records)
+//		f.SetHighWatermark(leader.HighWatermark()) // clamped to the log end
+//	}
 package log

@@ -33,6 +33,19 @@ func (l *Log) AssignLeaderEpoch(epoch int32, startOffset int64) error {
 	return l.assignEpochLocked(epoch, startOffset)
 }
 
+// StartLeaderEpoch records that epoch starts at the log end offset, read
+// under the log's lock, as a new leader does on election: an append racing
+// it (a follower's last fetch from the old leader) lands wholly before the
+// new epoch's start or after it. Reading the end first and assigning after
+// let such a batch, stamped with the old epoch, end up past the start of
+// the new one, and the followers of the new leader then truncated and
+// fetched it again for ever.
+func (l *Log) StartLeaderEpoch(epoch int32) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.assignEpochLocked(epoch, l.leo.Load())
+}
+
 func (l *Log) assignEpochLocked(epoch int32, start int64) error {
 	if l.closed {
 		return ErrClosed
@@ -57,28 +70,37 @@ func (l *Log) assignEpochLocked(epoch int32, start int64) error {
 	return nil
 }
 
-// EndOffsetForEpoch answers OffsetForLeaderEpoch as Kafka does: for the
-// latest epoch, the log end offset; for an older one, the start offset of
-// the next higher epoch together with the largest epoch <= the requested one;
-// (-1, -1) if the epoch is unknown or newer than the latest.
+// EndOffsetForEpoch answers OffsetForLeaderEpoch as Kafka does
+// (LeaderEpochFileCache.endOffsetFor, KIP-101/KIP-279): for the latest
+// epoch, the log end offset; for an older one, the largest epoch <= the
+// requested one together with the start offset of the next higher epoch; for
+// an epoch older than every known one, the requested epoch and the start
+// offset of the first known epoch; (-1, -1) if the epoch is undefined (< 0),
+// newer than the latest, or the log knows no epochs.
 func (l *Log) EndOffsetForEpoch(epoch int32) (leaderEpoch int32, endOffset int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := len(l.epochs)
+	return endOffsetFor(l.epochs, epoch, l.leo.Load())
+}
+
+// endOffsetFor is EndOffsetForEpoch over an epoch list (oldest first) and a
+// log end offset.
+func endOffsetFor(es []epochEntry, epoch int32, leo int64) (int32, int64) {
+	n := len(es)
 	if epoch < 0 || n == 0 {
 		return -1, -1
 	}
-	if l.epochs[n-1].epoch == epoch {
-		return epoch, l.leo.Load()
+	if es[n-1].epoch == epoch {
+		return epoch, leo
 	}
-	hi := sort.Search(n, func(i int) bool { return l.epochs[i].epoch > epoch })
+	hi := sort.Search(n, func(i int) bool { return es[i].epoch > epoch })
 	if hi == n {
 		return -1, -1
 	}
 	if hi == 0 {
-		return epoch, l.epochs[0].start
+		return epoch, es[0].start
 	}
-	return l.epochs[hi-1].epoch, l.epochs[hi].start
+	return es[hi-1].epoch, es[hi].start
 }
 
 func formatEpochs(es []epochEntry) []byte {

@@ -3,7 +3,8 @@ package log
 import (
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/gregorhq/gregor/internal/fsutil"
 )
 
 // FS is the filesystem seam of the log. OSFS is the real one; MemFS is a
@@ -27,6 +28,9 @@ type FS interface {
 	// SyncDir makes the directory's entries (files created, renamed or
 	// removed in it) durable.
 	SyncDir(dir string) error
+	// Space reports the capacity of the file system holding dir, or an
+	// error wrapping ErrSpaceUnknown where it cannot be known.
+	Space(dir string) (DiskSpace, error)
 }
 
 // File is an open file of an FS.
@@ -75,17 +79,7 @@ func (OSFS) ReadDir(name string) ([]os.DirEntry, error) { return os.ReadDir(name
 func (OSFS) Stat(name string) (os.FileInfo, error) { return os.Stat(name) }
 
 // SyncDir implements FS by fsyncing the directory.
-func (OSFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (OSFS) SyncDir(dir string) error { return fsutil.SyncDir(dir) }
 
 // readFile reads a whole file of fs.
 func readFile(fs FS, name string) ([]byte, error) {
@@ -106,30 +100,9 @@ func readFile(fs FS, name string) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// writeFileAtomic replaces name with data durably: write a temporary file,
-// fsync it, rename it over name and fsync the directory.
+// writeFileAtomic replaces name with data durably through fs: write a
+// temporary file, fsync it, rename it over name and fsync the directory
+// (internal/fsutil does it; the FS seam keeps MemFS's power-loss tests).
 func writeFileAtomic(fs FS, name string, data []byte) error {
-	tmp := name + ".tmp"
-	f, err := fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		fs.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		fs.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		fs.Remove(tmp)
-		return err
-	}
-	if err := fs.Rename(tmp, name); err != nil {
-		return err
-	}
-	return fs.SyncDir(filepath.Dir(name))
+	return fsutil.WriteFileFS[File](fs, name, data, 0o644)
 }

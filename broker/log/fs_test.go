@@ -12,8 +12,13 @@ import (
 // TestFSConformance runs one suite over every FS implementation.
 func TestFSConformance(t *testing.T) {
 	backends := map[string]func(t *testing.T) (FS, string){
-		"os":  func(t *testing.T) (FS, string) { return OSFS{}, t.TempDir() },
-		"mem": func(t *testing.T) (FS, string) { fs := NewMemFS(); fs.MkdirAll("/root", 0o755); return fs, "/root" },
+		"os": func(t *testing.T) (FS, string) { return OSFS{}, t.TempDir() },
+		"mem": func(t *testing.T) (FS, string) {
+			fs := NewMemFS()
+			fs.MkdirAll("/root", 0o755)
+			fs.SetSpaceLimit(1 << 30)
+			return fs, "/root"
+		},
 	}
 	for name, mk := range backends {
 		t.Run(name, func(t *testing.T) {
@@ -21,6 +26,9 @@ func TestFSConformance(t *testing.T) {
 			dir := filepath.Join(root, "a", "b")
 			if err := fs.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
+			}
+			if sp, err := fs.Space(dir); err != nil || sp.Total <= 0 || sp.Free < 0 || sp.Free > sp.Total {
+				t.Fatalf("space: %+v %v", sp, err)
 			}
 			p := filepath.Join(dir, "f")
 			if _, err := fs.OpenFile(p, os.O_RDONLY, 0); !errors.Is(err, os.ErrNotExist) {
@@ -111,5 +119,12 @@ func TestMemFSCrashSemantics(t *testing.T) {
 	n, err := h.Write([]byte("12345"))
 	if n != 3 || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("enospc: %d %v", n, err)
+	}
+	if sp, err := fs.Space("/d"); err != nil || sp.Free != 0 || sp.Total != fs.Used() {
+		t.Fatalf("space when full: %+v %v (used %d)", sp, err, fs.Used())
+	}
+	fs.SetSpaceLimit(-1)
+	if _, err := fs.Space("/d"); !errors.Is(err, ErrSpaceUnknown) {
+		t.Fatalf("space without a limit: %v", err)
 	}
 }

@@ -1,6 +1,8 @@
 package log
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"testing"
@@ -125,4 +127,111 @@ func FuzzCheckpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzAppendAsFollower feeds arbitrary bytes to AppendAsFollower on a log
+// holding 4 records: no panic; a refused input changes nothing; an
+// accepted one leaves a log of valid batches that starts with the old
+// records, survives a restart and takes appends.
+func FuzzAppendAsFollower(f *testing.F) {
+	at := func(b []byte, o int64, epoch int32) []byte {
+		SetBaseOffset(b, o)
+		SetPartitionLeaderEpoch(b, epoch)
+		return b
+	}
+	two := at(makeBatch(f, testBatch{records: 2, valueSize: 30}), 4, 1)
+	for _, fix := range []bool{false, true} {
+		f.Add(two, fix)
+		f.Add(append(append([]byte(nil), two...), at(makeBatch(f, testBatch{records: 3, pid: 9, epoch: 2, seq: 0}), 6, 3)...), fix)
+		f.Add(at(txnBatchF(f), 4, 0), fix)
+		f.Add(at(EncodeControlBatch(5, 0, ControlAbort, 1, 99), 4, 2), fix)
+		f.Add(at(makeBatch(f, testBatch{records: 2, codec: CompressionZstd}), 1<<40, 7), fix)
+		f.Add(two[:len(two)-5], fix)
+		f.Add([]byte("definitely not a record batch, but long enough to parse a header from it......"), fix)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
+		if fix {
+			// Give every batch-shaped piece a valid CRC, so that mutations
+			// of the checksummed fields (attributes, producer fields,
+			// counts) get past validation.
+			for pos := 0; pos+BatchHeaderSize <= len(data); {
+				n := int(int32(binary.BigEndian.Uint32(data[pos+offBatchLength:]))) + BatchOverhead
+				if n < BatchHeaderSize || pos+n > len(data) {
+					break
+				}
+				RecomputeCRC(data[pos : pos+n])
+				pos += n
+			}
+		}
+		fs := NewMemFS()
+		cfg := DefaultConfig()
+		cfg.SegmentBytes = 300
+		cfg.IndexIntervalBytes = 64
+		l, err := Open("/d/t-0", cfg, Options{FS: fs, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(makeBatch(t, testBatch{records: 4}), AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		before := rawRange(t, l, 0, 4)
+		res, err := l.AppendAsFollower(data)
+		if err != nil {
+			if l.LogEndOffset() != 4 || res.Batches != 0 {
+				t.Fatalf("refused input changed the log: end %d, %+v", l.LogEndOffset(), res)
+			}
+		} else if res.LogEndOffset != l.LogEndOffset() || (res.Batches > 0) != (l.LogEndOffset() > 4) {
+			t.Fatalf("result %+v, end %d", res, l.LogEndOffset())
+		}
+		check := func(l *Log) {
+			t.Helper()
+			got := readAll(t, l, 0)
+			if !bytes.Equal(rawRange(t, l, 0, 4), before) {
+				t.Fatal("the old records changed")
+			}
+			var n int
+			for _, h := range got {
+				if h.BaseOffset >= 4 {
+					n++
+				}
+			}
+			if n != res.Batches {
+				t.Fatalf("%d batches past 4, appended %d", n, res.Batches)
+			}
+			l.OffsetForTimestamp(0)
+			l.EndOffsetForEpoch(res.LastEpoch)
+		}
+		check(l)
+		end := l.LogEndOffset()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		l, err = Open("/d/t-0", cfg, Options{FS: fs, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if l.LogEndOffset() != end {
+			t.Fatalf("end %d after reopen, was %d", l.LogEndOffset(), end)
+		}
+		check(l)
+		if end < 1<<50 {
+			if _, err := l.Append(makeBatch(t, testBatch{}), AppendOptions{LeaderEpoch: 1 << 30}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.TruncateTo(4); err != nil {
+			t.Fatal(err)
+		}
+		if l.LogEndOffset() != 4 || !bytes.Equal(rawRange(t, l, 0, 4), before) {
+			t.Fatalf("truncate back to 4: end %d", l.LogEndOffset())
+		}
+	})
+}
+
+func txnBatchF(t testing.TB) []byte {
+	b := makeBatch(t, testBatch{records: 2, valueSize: 3, pid: 5, epoch: 0, seq: 0})
+	b[offAttributes+1] |= AttrTransactional
+	RecomputeCRC(b)
+	return b
 }

@@ -67,16 +67,6 @@ func (x *segIndex) lookupTime(ts int64) (rel int32, ok bool) {
 	return x.tim[i-1].rel, true
 }
 
-// lastTime returns the last time index entry.
-func (x *segIndex) lastTime() (timeEntry, bool) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	if len(x.tim) == 0 {
-		return timeEntry{}, false
-	}
-	return x.tim[len(x.tim)-1], true
-}
-
 // addOffset appends an offset entry (caller holds Log.mu).
 func (x *segIndex) addOffset(rel int32, pos int32) {
 	x.mu.Lock()

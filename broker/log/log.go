@@ -64,6 +64,9 @@ type Log struct {
 	cleanMu     sync.Mutex
 	cleanedTo   atomic.Int64
 	nextHorizon atomic.Int64
+	// truncating counts truncations waiting for or holding cleanMu: a
+	// cleaning in progress aborts (truncate.go).
+	truncating atomic.Int32
 
 	// Group commit: one flusher at a time, the others wait on syncCond.
 	syncMu   sync.Mutex

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Manager owns one data directory (log.dirs): every partition log in it,
@@ -40,6 +41,10 @@ type Manager struct {
 	ckMu      sync.Mutex
 	closeOnce sync.Once
 	cleaner   *cleanerState
+	// needsRecovery is set when a log closed itself after a storage failure
+	// part-way through changing its files: Close then leaves the
+	// clean-shutdown marker out, so the next start recovers every log.
+	needsRecovery atomic.Bool
 }
 
 // OpenManager opens (creating) a data directory. If the clean-shutdown
@@ -99,7 +104,9 @@ func TopicIDString(id [16]byte) string { return base64.RawURLEncoding.EncodeToSt
 
 // OpenLog opens or creates the log of a partition in <dataDir>/<topic>-<partition>/
 // with its partition.metadata. A directory left by a deleted topic (another
-// topic ID) is removed first. Opening an open log returns it.
+// topic ID) is removed first. Opening an open log returns it; a log that
+// closed itself after a storage failure (see Log.TruncateTo) is opened
+// again from its files, with recovery.
 func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -107,13 +114,19 @@ func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg C
 		return nil, ErrClosed
 	}
 	key := topicPartition{topic, partition}
+	clean := m.clean
 	if l, ok := m.logs[key]; ok {
-		return l, nil
+		if !l.isClosed.Load() {
+			return l, nil
+		}
+		delete(m.logs, key)
+		m.startCk[key], m.rpCk[key] = l.LogStartOffset(), l.RecoveryPoint()
+		clean = false
 	}
 	dir := filepath.Join(m.dir, fmt.Sprintf("%s-%d", topic, partition))
 	metaPath := filepath.Join(dir, partitionMetadataFile)
 	want := fmt.Sprintf("version: 0\ntopic_id: %s\n", TopicIDString(topicID))
-	st := openState{logStart: -1, recoveryPoint: -1, clean: m.clean, cleanedTo: m.cleaner.checkpoint(key)}
+	st := openState{logStart: -1, recoveryPoint: -1, clean: clean, cleanedTo: m.cleaner.checkpoint(key)}
 	if b, err := readFile(m.fs, metaPath); err == nil && string(b) != want {
 		m.opts.Logger.Info("removing stale partition directory", "dir", dir, "had", strings.TrimSpace(string(b)))
 		if err := m.fs.RemoveAll(dir); err != nil {
@@ -280,7 +293,7 @@ func (m *Manager) close() error {
 	if cerr := m.writeCheckpoints(); cerr != nil && err == nil {
 		err = cerr
 	}
-	if err == nil {
+	if err == nil && !m.needsRecovery.Load() {
 		if werr := writeFileAtomic(m.fs, filepath.Join(m.dir, cleanShutdownFile), nil); werr != nil {
 			err = storageErr("write clean-shutdown marker", werr)
 		}

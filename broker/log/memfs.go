@@ -58,6 +58,17 @@ func (m *MemFS) SetSpaceLimit(n int64) {
 	m.mu.Unlock()
 }
 
+// Space implements FS: the limit set by SetSpaceLimit and what is left of
+// it. Without a limit it returns ErrSpaceUnknown.
+func (m *MemFS) Space(dir string) (DiskSpace, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.limit < 0 {
+		return DiskSpace{}, ErrSpaceUnknown
+	}
+	return DiskSpace{Total: m.limit, Free: max(m.limit-m.used, 0)}, nil
+}
+
 // Used returns the bytes the current files hold.
 func (m *MemFS) Used() int64 {
 	m.mu.Lock()

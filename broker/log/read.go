@@ -48,6 +48,7 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int32, maxOffset int
 				// this read took its snapshot of the list: wait for the
 				// swap to finish and read again from the new list.
 				l.mu.Lock()
+				//lint:ignore SA2001 taking mu waits for a swap under way to finish
 				l.mu.Unlock()
 				runtime.Gosched()
 				continue
@@ -83,7 +84,7 @@ func (l *Log) read(dst []byte, offset int64, maxBytes int32, maxOffset int64, mi
 		pos, size, err := l.locate(s, f, offset)
 		if err != nil {
 			l.cache.release(s)
-			return dst, err
+			return dst, goneOr(s, err)
 		}
 		if pos < 0 {
 			l.cache.release(s)
@@ -91,7 +92,10 @@ func (l *Log) read(dst []byte, offset int64, maxBytes int32, maxOffset int64, mi
 		}
 		b, err := l.collect(dst, segs[i:], f, pos, size, maxBytes, maxOffset, minOneBatch)
 		l.cache.release(s)
-		return b, err
+		if err != nil {
+			return b, goneOr(s, err)
+		}
+		return b, nil
 	}
 	return dst, nil
 }
@@ -146,6 +150,19 @@ func (l *Log) locate(s *segment, f File, offset int64) (pos int64, size int64, e
 		pos += BatchOverhead + length
 	}
 	return -1, 0, nil
+}
+
+// goneOr returns errSegmentGone instead of err when s was retired while it
+// was read (a truncation cut its file under the reader), so that the read
+// starts over on the current segment list.
+func goneOr(s *segment, err error) error {
+	s.hmu.Lock()
+	gone := s.deleted
+	s.hmu.Unlock()
+	if gone {
+		return errSegmentGone
+	}
+	return err
 }
 
 // chunkPool recycles locate's 4 KiB header-scan buffers.

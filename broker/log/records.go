@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -160,7 +159,8 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool,
 		if !errors.Is(err, errSegmentGone) || attempt >= maxSegmentGoneRetries || l.isClosed.Load() {
 			return offset, timestamp, found, err
 		}
-		l.mu.Lock() // a cleaner swap may be under way: wait for it
+		l.mu.Lock()
+		//lint:ignore SA2001 taking mu waits for a cleaner swap under way to finish
 		l.mu.Unlock()
 	}
 }
@@ -178,8 +178,10 @@ func (l *Log) offsetForTimestamp(ts int64) (offset, timestamp int64, found bool,
 	}
 	start := l.logStart.Load()
 	l.mu.Unlock()
-	i := sort.Search(len(cands), func(i int) bool { return cands[i].maxTs >= ts })
-	for ; i < len(cands); i++ {
+	// Segment max timestamps need not grow from one segment to the next
+	// (CreateTime is the producer's, and a truncated or rolled log may end
+	// with an empty segment), so look at each in order, as Kafka does.
+	for i := 0; i < len(cands); i++ {
 		if cands[i].maxTs < ts {
 			continue
 		}
@@ -225,7 +227,9 @@ func (l *Log) searchSegment(s *segment, ts, start int64) (int64, int64, bool, er
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopScan) {
-		return 0, 0, false, err
+		// A truncation may have cut the file under this scan: then the
+		// lookup starts over on the current segment list.
+		return 0, 0, false, goneOr(s, err)
 	}
 	return off, got, found, nil
 }

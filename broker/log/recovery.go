@@ -44,64 +44,14 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 		return nil, err
 	}
 	l.cleanedTo.Store(st.cleanedTo)
-	entries, err := fs.ReadDir(dir)
+	found, err := l.scanDir()
 	if err != nil {
-		return nil, storageErr("list "+dir, err)
+		return nil, err
 	}
-	var bases, snaps []int64
-	idxFiles := make(map[string]bool)
-	sizes := make(map[int64]int64)
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, ".deleted"), strings.HasSuffix(name, ".tmp"),
-			strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
-			fs.Remove(filepath.Join(dir, name))
-			continue
-		}
-		if o, ok := parseSnapshotName(name); ok {
-			snaps = append(snaps, o)
-			continue
-		}
-		o, ext, ok := parseSegmentName(name)
-		if !ok {
-			continue
-		}
-		switch ext {
-		case ".log":
-			bases = append(bases, o)
-			if info, err := e.Info(); err == nil {
-				sizes[o] = info.Size()
-			}
-		case ".index", ".timeindex", ".txnindex":
-			idxFiles[name] = true
-		}
+	segs, err := l.initialSegments(found, st)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	for name := range idxFiles {
-		o, _, _ := parseSegmentName(name)
-		if _, ok := sizes[o]; !ok {
-			fs.Remove(filepath.Join(dir, name))
-		}
-	}
-	segs := make([]*segment, 0, len(bases)+1)
-	for _, b := range bases {
-		s := newSegment(dir, b)
-		s.size.Store(sizes[b])
-		segs = append(segs, s)
-	}
-	if len(segs) == 0 {
-		s := newSegment(dir, max(st.logStart, 0))
-		f, err := fs.OpenFile(s.logPath(), os.O_CREATE|os.O_RDWR, 0o644)
-		if err != nil {
-			return nil, storageErr("create segment", err)
-		}
-		f.Close()
-		segs = append(segs, s)
-		l.dirDirty = true
-	}
-	l.setSegs(segs)
-
 	recoverFrom := len(segs)
 	if !st.clean {
 		rp := max(st.recoveryPoint, 0)
@@ -112,6 +62,108 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 			}
 		}
 	}
+	if segs, err = l.recoverSegments(segs, recoverFrom, found.idxFiles); err != nil {
+		return nil, err
+	}
+	active := segs[len(segs)-1]
+	l.active = active
+	if err := l.openActiveFiles(active); err != nil {
+		return nil, err
+	}
+	if active.size.Load() > 0 {
+		active.rollAtMs = opts.Now().UnixMilli()
+	}
+	l.leo.Store(active.next)
+	if segs, err = l.adoptLogStart(segs, max(st.logStart, segs[0].base)); err != nil {
+		return nil, err
+	}
+	if err := l.finishOpen(st, segs, recoverFrom, found.snaps); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// dirScan is what a log directory holds: segment base offsets (sorted) with
+// their sizes, producer snapshot offsets, and the index files present.
+type dirScan struct {
+	bases, snaps []int64
+	sizes        map[int64]int64
+	idxFiles     map[string]bool
+}
+
+// scanDir lists the log directory, removing leftovers of interrupted
+// deletions, cleanings and swaps, and index files without their segment.
+func (l *Log) scanDir() (dirScan, error) {
+	fs, dir := l.fs, l.dir
+	found := dirScan{sizes: map[int64]int64{}, idxFiles: map[string]bool{}}
+	entries, err := fs.ReadDir(dir)
+	if err != nil {
+		return found, storageErr("list "+dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, ".deleted"), strings.HasSuffix(name, ".tmp"),
+			strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
+			fs.Remove(filepath.Join(dir, name))
+			continue
+		}
+		if o, ok := parseSnapshotName(name); ok {
+			found.snaps = append(found.snaps, o)
+			continue
+		}
+		o, ext, ok := parseSegmentName(name)
+		if !ok {
+			continue
+		}
+		switch ext {
+		case ".log":
+			found.bases = append(found.bases, o)
+			if info, err := e.Info(); err == nil {
+				found.sizes[o] = info.Size()
+			}
+		case ".index", ".timeindex", ".txnindex":
+			found.idxFiles[name] = true
+		}
+	}
+	sort.Slice(found.bases, func(i, j int) bool { return found.bases[i] < found.bases[j] })
+	for name := range found.idxFiles {
+		o, _, _ := parseSegmentName(name)
+		if _, ok := found.sizes[o]; !ok {
+			fs.Remove(filepath.Join(dir, name))
+		}
+	}
+	return found, nil
+}
+
+// initialSegments makes the segment list from the files found, or one
+// empty segment at the log start when there are none.
+func (l *Log) initialSegments(found dirScan, st openState) ([]*segment, error) {
+	segs := make([]*segment, 0, len(found.bases)+1)
+	for _, b := range found.bases {
+		s := newSegment(l.dir, b)
+		s.size.Store(found.sizes[b])
+		segs = append(segs, s)
+	}
+	if len(segs) == 0 {
+		s := newSegment(l.dir, max(st.logStart, 0))
+		f, err := l.fs.OpenFile(s.logPath(), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, storageErr("create segment", err)
+		}
+		f.Close()
+		segs = append(segs, s)
+		l.dirDirty = true
+	}
+	l.setSegs(segs)
+	return segs, nil
+}
+
+// recoverSegments loads every segment: from recoverFrom on by validating
+// each batch (a corrupt or torn tail is cut, and the segments after it
+// deleted), before it from the indexes on disk. It returns the segments
+// that remain.
+func (l *Log) recoverSegments(segs []*segment, recoverFrom int, idxFiles map[string]bool) ([]*segment, error) {
 	for i := 0; i < len(segs); i++ {
 		s := segs[i]
 		last := i == len(segs)-1
@@ -126,7 +178,7 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 			if cut && !last {
 				for _, d := range segs[i+1:] {
 					l.logger.Warn("deleting segment after corrupt tail", "segment", d.base)
-					removeSegmentFiles(fs, d)
+					removeSegmentFiles(l.fs, d)
 				}
 				segs = segs[:i+1]
 				l.setSegs(segs)
@@ -140,27 +192,21 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 			return nil, err
 		}
 	}
-	active := segs[len(segs)-1]
-	l.active = active
-	if err := l.openActiveFiles(active); err != nil {
-		return nil, err
-	}
-	if active.size.Load() > 0 {
-		active.rollAtMs = opts.Now().UnixMilli()
-	}
-	l.leo.Store(active.next)
+	return segs, nil
+}
 
-	logStart := max(st.logStart, segs[0].base)
-	if logStart > active.next {
-		// Data below the checkpointed log start was lost (unflushed): start
-		// afresh at the log start rather than reuse offsets.
-		l.logger.Warn("log end below log start, starting empty", "logEnd", active.next, "logStart", logStart)
+// adoptLogStart sets the log start and drops the segments wholly below it.
+// When the log ends below it (data below the checkpointed log start was lost
+// unflushed), the log starts afresh there rather than reuse offsets.
+func (l *Log) adoptLogStart(segs []*segment, logStart int64) ([]*segment, error) {
+	if end := l.active.next; logStart > end {
+		l.logger.Warn("log end below log start, starting empty", "logEnd", end, "logStart", logStart)
 		for _, s := range segs {
 			l.cache.markDeleted(s)
 			closeActiveIndexFiles(s)
-			removeSegmentFiles(fs, s)
+			removeSegmentFiles(l.fs, s)
 		}
-		s := newSegment(dir, logStart)
+		s := newSegment(l.dir, logStart)
 		segs = []*segment{s}
 		l.setSegs(segs)
 		l.active = s
@@ -173,33 +219,40 @@ func openLog(dir, topic string, part int32, cfg Config, opts Options, cache *han
 	l.logStart.Store(logStart)
 	for len(segs) > 1 && segs[1].base <= logStart {
 		l.cache.markDeleted(segs[0])
-		removeSegmentFiles(fs, segs[0])
+		removeSegmentFiles(l.fs, segs[0])
 		segs = segs[1:]
 	}
 	l.setSegs(segs)
+	return segs, nil
+}
+
+// finishOpen loads the transaction index, producer state and leader
+// epochs, and sets the recovery point: the log end after a clean shutdown;
+// otherwise what recovery validated, made durable first.
+func (l *Log) finishOpen(st openState, segs []*segment, recoverFrom int, snaps []int64) error {
 	l.hw.Store(l.leo.Load())
 	l.loadTxnIndex()
 	if err := l.loadProducerState(snaps); err != nil {
 		l.closeFiles()
-		return nil, err
+		return err
 	}
 	l.firstUnstable.Store(l.pst.FirstUnstableOffset())
 	l.loadEpochs()
 	if st.clean {
 		l.recoveryPoint.Store(l.leo.Load())
-	} else {
-		rp := min(max(st.recoveryPoint, 0), l.leo.Load())
-		if recoverFrom < len(segs) {
-			rp = min(rp, segs[min(recoverFrom, len(segs)-1)].base)
-		}
-		l.recoveryPoint.Store(rp)
-		// Make what recovery kept durable, so the recovery point can move.
-		if err := l.Flush(); err != nil {
-			l.closeFiles()
-			return nil, err
-		}
+		return nil
 	}
-	return l, nil
+	rp := min(max(st.recoveryPoint, 0), l.leo.Load())
+	if recoverFrom < len(segs) {
+		rp = min(rp, segs[min(recoverFrom, len(segs)-1)].base)
+	}
+	l.recoveryPoint.Store(rp)
+	// Make what recovery kept durable, so the recovery point can move.
+	if err := l.Flush(); err != nil {
+		l.closeFiles()
+		return err
+	}
+	return nil
 }
 
 // recoverSegment validates every batch of s, truncating at the first bad

@@ -104,17 +104,18 @@ func (l *Log) loadProducerState(snaps []int64) error {
 	return nil
 }
 
-// readControlType reads the marker type of the control batch at pos, or -1.
-func readControlType(f File, pos int64, h *BatchHeader) int16 {
+// readControlMarker reads the marker type and coordinator epoch of the
+// control batch at pos, or -1s.
+func readControlMarker(f File, pos int64, h *BatchHeader) (int16, int32) {
 	buf := make([]byte, min(h.Size(), BatchHeaderSize+64))
 	if _, err := f.ReadAt(buf, pos); err != nil && err != io.EOF {
-		return -1
+		return -1, -1
 	}
-	m, err := ControlType(buf)
+	m, ce, err := ControlMarker(buf)
 	if err != nil {
-		return -1
+		return -1, -1
 	}
-	return m
+	return m, ce
 }
 
 func (l *Log) replaySegment(s *segment, from int64) error {
@@ -124,17 +125,17 @@ func (l *Log) replaySegment(s *segment, from int64) error {
 	}
 	defer l.cache.release(s)
 	pos := s.idx.lookup(from - s.base)
-	_, err = scanBatches(f, pos, s.size.Load(), 0, false, func(_ int64, h *BatchHeader, _ []byte) error {
+	_, err = scanBatches(f, pos, s.size.Load(), 0, false, func(at int64, h *BatchHeader, _ []byte) error {
 		if h.BaseOffset >= from && h.ProducerID >= 0 {
-			marker := int16(-1)
+			marker, coord := int16(-1), int32(-1)
 			if h.IsControl() {
-				marker = readControlType(f, pos, h)
+				marker, coord = readControlMarker(f, at, h)
 			}
 			l.recordProducerBatch(s, txn.Batch{
 				ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch,
 				FirstSequence: h.BaseSequence, LastSequence: h.LastSequence(),
 				BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp,
-				Transactional: h.IsTransactional(), Control: h.IsControl(),
+				Transactional: h.IsTransactional(), Control: h.IsControl(), CoordinatorEpoch: coord,
 			}, marker)
 		}
 		return nil

@@ -165,6 +165,14 @@ func (l *Log) AbortedTransactions(from, upto int64) []AbortedTxn {
 	return out
 }
 
+// HasOngoingTxn reports whether the producer has a transaction open on this
+// partition at epoch (its batches need no further verification, KIP-890).
+func (l *Log) HasOngoingTxn(producerID int64, epoch int16) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pst.OngoingTxn(producerID, epoch)
+}
+
 // OngoingProducers lists what DescribeProducers reports for this partition.
 func (l *Log) OngoingProducers() []txn.ProducerInfo {
 	l.mu.Lock()

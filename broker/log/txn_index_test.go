@@ -2,7 +2,10 @@ package log
 
 import (
 	"encoding/binary"
+	"errors"
 	"testing"
+
+	"github.com/gregorhq/gregor/broker/txn"
 )
 
 // txnBatch makes a transactional batch for producer pid.
@@ -103,4 +106,49 @@ func TestAbortedTransactionIndex(t *testing.T) {
 		t.Fatalf("after crash first unstable = %d, want 9", fu)
 	}
 	l2.Close()
+}
+
+// TestStaleCoordinatorMarkerFenced: a marker from an older coordinator
+// epoch than the producer's last one is refused (txn.ErrCoordinatorFenced),
+// after a clean restart (snapshot) and after a crash that lost the
+// snapshots (replayed from the markers).
+func TestStaleCoordinatorMarkerFenced(t *testing.T) {
+	fs := NewMemFS()
+	opts := memOpts(fs, newClock())
+	dir := "/data/t-0"
+	l := mustOpen(t, dir, DefaultConfig(), opts)
+	mustAppend(t, l, txnBatch(t, 7, 0, 1))
+	mustAppend(t, l, EncodeControlBatch(7, 0, ControlCommit, 5, 2000))
+	fenced := func(l *Log, when string) {
+		t.Helper()
+		_, err := l.Append(EncodeControlBatch(7, 0, ControlCommit, 4, 2000), AppendOptions{})
+		if !errors.Is(err, txn.ErrCoordinatorFenced) {
+			t.Fatalf("%s: marker from coordinator epoch 4: err = %v, want ErrCoordinatorFenced", when, err)
+		}
+	}
+	fenced(l, "live")
+	if m, ce, err := ControlMarker(EncodeControlBatch(7, 0, ControlAbort, 5, 1)); err != nil || m != ControlAbort || ce != 5 {
+		t.Fatalf("ControlMarker = %d, %d, %v", m, ce, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, DefaultConfig(), opts)
+	fenced(l, "after a clean restart")
+	mustAppend(t, l, EncodeControlBatch(7, 0, ControlCommit, 6, 2000))
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := fs.ReadDir(dir)
+	for _, e := range entries {
+		if _, ok := parseSnapshotName(e.Name()); ok {
+			fs.Remove(dir + "/" + e.Name())
+		}
+	}
+	fs.Crash()
+	l = mustOpen(t, dir, DefaultConfig(), opts)
+	defer l.Close()
+	if _, err := l.Append(EncodeControlBatch(7, 0, ControlCommit, 5, 2000), AppendOptions{}); !errors.Is(err, txn.ErrCoordinatorFenced) {
+		t.Fatalf("after a crash: marker from coordinator epoch 5: err = %v, want ErrCoordinatorFenced", err)
+	}
 }

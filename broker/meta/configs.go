@@ -143,6 +143,11 @@ func (d *TopicConfigDef) Validate(v string) error {
 		}
 		num = f
 	case TypeList:
+		if strings.HasSuffix(d.Name, ".replication.throttled.replicas") {
+			if _, err := ParseThrottledReplicas(v); err != nil {
+				return bad(err.Error())
+			}
+		}
 		if len(d.OneOf) > 0 {
 			for _, e := range strings.Split(v, ",") {
 				if !contains(d.OneOf, strings.TrimSpace(e)) {

@@ -12,4 +12,9 @@
 //		// append, then:
 //		t.Record(b)
 //	}
+//
+// The files in testdata/ are transcripts of a transaction (Txn) driven
+// through commits, aborts, timeouts and fencing: every input with the
+// decision it returned and the transaction after it. TestTranscripts
+// replays them; regenerate them with -rewrite after a deliberate change.
 package txn

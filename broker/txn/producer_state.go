@@ -18,7 +18,12 @@ const MaxCachedBatches = 5
 var (
 	ErrOutOfOrderSequence = errors.New("out of order sequence number")
 	ErrInvalidEpoch       = errors.New("producer epoch is older than the current one")
-	ErrCorruptSnapshot    = errors.New("corrupt producer state snapshot")
+	// ErrCoordinatorFenced is returned for a transaction marker whose
+	// coordinator epoch is older than one already seen for the producer: it
+	// comes from a transaction coordinator that has since been replaced
+	// (kerr.TransactionCoordinatorFenced).
+	ErrCoordinatorFenced = errors.New("transaction coordinator epoch is older than the current one")
+	ErrCorruptSnapshot   = errors.New("corrupt producer state snapshot")
 )
 
 // Batch describes the idempotence fields of one record batch.
@@ -37,6 +42,9 @@ type Batch struct {
 	// ongoing transaction on this partition.
 	Transactional bool
 	Control       bool
+	// CoordinatorEpoch is the epoch of the transaction coordinator that
+	// wrote a marker (Control batches only).
+	CoordinatorEpoch int32
 }
 
 // cachedBatch is what a partition remembers of one appended batch.
@@ -53,6 +61,10 @@ type producerEntry struct {
 	// TxnFirst is the offset of the producer's first batch in its ongoing
 	// transaction on this partition, or -1 when none is open.
 	TxnFirst int64
+	// CoordinatorEpoch is the highest transaction coordinator epoch of the
+	// producer's markers here, or -1: markers from older coordinators are
+	// fenced.
+	CoordinatorEpoch int32
 }
 
 func (e *producerEntry) lastSeq() int32 {
@@ -91,6 +103,8 @@ func (t *ProducerStateTable) Len() int { return len(t.producers) }
 // batches (same epoch and sequence range) is a duplicate; an older epoch is
 // rejected; a new epoch must start at sequence 0 unless the producer is
 // unknown; within an epoch the first sequence must follow the last one.
+// A marker from a transaction coordinator older than the producer's last
+// one is fenced.
 func (t *ProducerStateTable) Check(b Batch) (Decision, error) {
 	if b.ProducerID < 0 {
 		return Decision{}, nil
@@ -103,6 +117,10 @@ func (t *ProducerStateTable) Check(b Batch) (Decision, error) {
 	}
 	if b.ProducerEpoch < e.Epoch {
 		return Decision{}, fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidEpoch, b.ProducerID, b.ProducerEpoch, e.Epoch)
+	}
+	if b.Control && b.CoordinatorEpoch < e.CoordinatorEpoch {
+		return Decision{}, fmt.Errorf("%w: producer %d marker from coordinator epoch %d, current %d",
+			ErrCoordinatorFenced, b.ProducerID, b.CoordinatorEpoch, e.CoordinatorEpoch)
 	}
 	if b.Control || b.FirstSequence < 0 {
 		return Decision{}, nil // markers and coordinator-written batches carry no sequence
@@ -146,7 +164,7 @@ func (t *ProducerStateTable) Record(b Batch) {
 	}
 	e, ok := t.producers[b.ProducerID]
 	if !ok {
-		e = &producerEntry{Epoch: b.ProducerEpoch, TxnFirst: -1}
+		e = &producerEntry{Epoch: b.ProducerEpoch, TxnFirst: -1, CoordinatorEpoch: -1}
 		t.producers[b.ProducerID] = e
 	}
 	if b.ProducerEpoch != e.Epoch {
@@ -155,6 +173,7 @@ func (t *ProducerStateTable) Record(b Batch) {
 	}
 	if b.Control {
 		e.TxnFirst = -1
+		e.CoordinatorEpoch = max(e.CoordinatorEpoch, b.CoordinatorEpoch)
 		return
 	}
 	if b.Transactional && e.TxnFirst < 0 {
@@ -171,6 +190,13 @@ func (t *ProducerStateTable) Record(b Batch) {
 		FirstSeq: b.FirstSequence, LastSeq: b.LastSequence,
 		BaseOffset: b.BaseOffset, LastOffset: b.LastOffset, MaxTimestamp: b.MaxTimestamp,
 	})
+}
+
+// OngoingTxn reports whether the producer has a transaction open on this
+// partition at the given epoch.
+func (t *ProducerStateTable) OngoingTxn(producerID int64, epoch int16) bool {
+	e, ok := t.producers[producerID]
+	return ok && e.Epoch == epoch && e.TxnFirst >= 0
 }
 
 // TxnFirstOffset returns the first offset of the producer's ongoing
@@ -208,13 +234,17 @@ type ProducerInfo struct {
 	LastSequence   int32
 	LastTimestamp  int64
 	TxnStartOffset int64
+	// CoordinatorEpoch is the epoch of the coordinator of the producer's
+	// last marker here, or -1.
+	CoordinatorEpoch int32
 }
 
 // Producers lists the producers this partition knows, sorted by ID.
 func (t *ProducerStateTable) Producers() []ProducerInfo {
 	out := make([]ProducerInfo, 0, len(t.producers))
 	for id, e := range t.producers {
-		pi := ProducerInfo{ProducerID: id, ProducerEpoch: e.Epoch, LastSequence: -1, LastTimestamp: -1, TxnStartOffset: e.TxnFirst}
+		pi := ProducerInfo{ProducerID: id, ProducerEpoch: e.Epoch, LastSequence: -1, LastTimestamp: -1, TxnStartOffset: e.TxnFirst,
+			CoordinatorEpoch: e.CoordinatorEpoch}
 		if n := len(e.Batches); n > 0 {
 			pi.LastSequence, pi.LastTimestamp = e.Batches[n-1].LastSeq, e.Batches[n-1].MaxTimestamp
 		}
@@ -267,14 +297,15 @@ func inSequence(last, first int32) bool {
 	return first == nextSeq(last)
 }
 
-// Snapshot encoding, version 2 (all big-endian):
+// Snapshot encoding, version 3 (all big-endian):
 //
 //	u16 version | u32 crc32c of the rest | u32 producer count |
-//	per producer: i64 id | i16 epoch | i64 txnFirst | u8 batch count |
+//	per producer: i64 id | i16 epoch | i64 txnFirst | i32 coordinatorEpoch | u8 batch count |
 //	  per batch: i32 firstSeq | i32 lastSeq | i64 baseOffset | i64 lastOffset | i64 maxTimestamp
 //
-// Version 1 lacks txnFirst; it is still read (as no open transactions).
-const snapshotVersion = 2
+// Version 2 lacks coordinatorEpoch and version 1 also txnFirst; both are
+// still read (as no coordinator epoch seen, no open transactions).
+const snapshotVersion = 3
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
@@ -293,6 +324,7 @@ func (t *ProducerStateTable) MarshalBinary() ([]byte, error) {
 		out = binary.BigEndian.AppendUint64(out, uint64(id))
 		out = binary.BigEndian.AppendUint16(out, uint16(e.Epoch))
 		out = binary.BigEndian.AppendUint64(out, uint64(e.TxnFirst))
+		out = binary.BigEndian.AppendUint32(out, uint32(e.CoordinatorEpoch))
 		out = append(out, byte(len(e.Batches)))
 		for _, c := range e.Batches {
 			out = binary.BigEndian.AppendUint32(out, uint32(c.FirstSeq))
@@ -313,13 +345,10 @@ func (t *ProducerStateTable) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: %d bytes", ErrCorruptSnapshot, len(data))
 	}
 	v := binary.BigEndian.Uint16(data)
-	if v != 1 && v != snapshotVersion {
+	if v < 1 || v > snapshotVersion {
 		return fmt.Errorf("%w: version %d", ErrCorruptSnapshot, v)
 	}
-	head := 11
-	if v >= 2 {
-		head = 19
-	}
+	head := map[uint16]int{1: 11, 2: 19, 3: 23}[v]
 	if crc32.Checksum(data[6:], crc32c) != binary.BigEndian.Uint32(data[2:]) {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
 	}
@@ -331,9 +360,12 @@ func (t *ProducerStateTable) UnmarshalBinary(data []byte) error {
 			return fmt.Errorf("%w: truncated producer entry", ErrCorruptSnapshot)
 		}
 		id := int64(binary.BigEndian.Uint64(rest))
-		e := &producerEntry{Epoch: int16(binary.BigEndian.Uint16(rest[8:])), TxnFirst: -1}
+		e := &producerEntry{Epoch: int16(binary.BigEndian.Uint16(rest[8:])), TxnFirst: -1, CoordinatorEpoch: -1}
 		if v >= 2 {
 			e.TxnFirst = int64(binary.BigEndian.Uint64(rest[10:]))
+		}
+		if v >= 3 {
+			e.CoordinatorEpoch = int32(binary.BigEndian.Uint32(rest[18:]))
 		}
 		count := int(rest[head-1])
 		rest = rest[head:]

@@ -72,7 +72,7 @@ func TestBinary(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "second event") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,8 +30,8 @@ func newBrokerCommand() *cobra.Command {
 	var f brokerFlags
 	cmd := &cobra.Command{
 		Use:   "broker",
-		Short: "Run a single-node Kafka-compatible broker",
-		Long: `Run a single-node broker that speaks the Kafka wire protocol.
+		Short: "Run a Kafka-compatible broker, alone or as a node of a cluster",
+		Long: `Run a broker that speaks the Kafka wire protocol, alone or as one node of a cluster.
 
 With no flags it listens on 127.0.0.1:9092 (loopback only, for safety) and keeps its
 data in ./gregor-data. It prints one line with its address when ready and shuts
@@ -42,7 +43,11 @@ or set them one by one with --set; flags such as --listen win over both.
 Durability: by default flushing is left to the operating system, as Kafka does
 (an acknowledged record survives a broker crash, not a power loss). With
 --flush durable every acks=1/all produce is fsync'd before it is acknowledged,
-with group commit across producers.`,
+with group commit across producers.
+
+A cluster: give each node a node.id, the same controller.quorum.voters and a
+CONTROLLER listener (process.roles=broker,controller, the default, runs both
+roles in one process); see the last example and README's "Running a cluster".`,
 		Example: `  # defaults: 127.0.0.1:9092, ./gregor-data
   gregor broker
 
@@ -50,7 +55,14 @@ with group commit across producers.`,
   gregor broker --listen 0.0.0.0:9092 --advertised-listener broker.example.com:9092
 
   # a server.properties file, with one setting overridden
-  gregor broker --config server.properties --set log.retention.hours=24`,
+  gregor broker --config server.properties --set log.retention.hours=24
+
+  # node 1 of a three-node cluster (start nodes 2 and 3 likewise)
+  gregor broker --data-dir data-1 --set node.id=1 \
+    --listen PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193 \
+    --set controller.listener.names=CONTROLLER \
+    --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT \
+    --set controller.quorum.voters=1@127.0.0.1:9193,2@127.0.0.1:9293,3@127.0.0.1:9393`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBroker(cmd, f)
@@ -137,6 +149,10 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 	defer stop()
 	defer startDebugServer(f.debugAddr, logger)()
 	b.Start()
+	if err := waitBrokerReady(ctx, b, logger); err != nil {
+		b.Close()
+		return err
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir)
 	<-ctx.Done()
 	logger.Info("shutting down")
@@ -145,4 +161,23 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 	}
 	logger.Info("shut down cleanly")
 	return nil
+}
+
+// waitBrokerReady waits until the broker has joined the cluster (the
+// metadata quorum has a leader, and the broker is registered and
+// unfenced), saying every few seconds what it waits for.
+func waitBrokerReady(ctx context.Context, b *broker.Broker, logger *slog.Logger) error {
+	start := time.Now()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := b.WaitReady(wctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while joining the cluster: %w", ctx.Err())
+		}
+		logger.Info("waiting to join the cluster: the controller quorum needs a majority of controller.quorum.voters running", "waited", time.Since(start).Round(time.Second))
+	}
 }

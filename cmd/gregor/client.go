@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // globals holds the flags every client command shares.
@@ -19,6 +20,9 @@ type globals struct {
 	brokers string
 	output  string
 	timeout time.Duration
+	// commandConfig and properties (-X) are the client properties (security.go).
+	commandConfig string
+	properties    []string
 }
 
 func (g *globals) validate() error {
@@ -87,6 +91,11 @@ func (g *globals) client(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Client, erro
 		kgo.DialTimeout(min(g.timeout, 10*time.Second)),
 		kgo.RetryTimeout(g.timeout),
 	}
+	sec, err := g.securityOpts(cmd) // security.go
+	if err != nil {
+		return nil, err
+	}
+	base = append(base, sec...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, usagef("%w", err)
@@ -119,6 +128,37 @@ func (g *globals) adminOp(cmd *cobra.Command) (*kadm.Client, context.Context, fu
 	}
 	ctx, cancel := g.opCtx(cmd)
 	return adm, ctx, func() { cancel(); adm.Close() }, nil
+}
+
+// clientOp is client plus the command's operation context (--timeout);
+// done releases both.
+func (g *globals) clientOp(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Client, context.Context, func(), error) {
+	cl, err := g.client(cmd, opts...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := g.opCtx(cmd)
+	return cl, ctx, func() { cancel(); cl.Close() }, nil
+}
+
+// requestOp sends req, a request of the API named api, on a new client
+// for the command (clientOp, with opts) and returns its response.
+func requestOp[R kmsg.Response](cmd *cobra.Command, g *globals, api string, req kmsg.Request, opts ...kgo.Opt) (R, error) {
+	var zero R
+	cl, ctx, done, err := g.clientOp(cmd, opts...)
+	if err != nil {
+		return zero, err
+	}
+	defer done()
+	resp, err := cl.Request(ctx, req)
+	if err != nil {
+		return zero, kafkaErr(api, err)
+	}
+	r, ok := resp.(R)
+	if !ok {
+		return zero, fmt.Errorf("%s: unexpected response %T", api, resp)
+	}
+	return r, nil
 }
 
 // kafkaErr makes an error from a Kafka response more helpful: a request the

@@ -14,7 +14,8 @@ import (
 	_ "github.com/gregorhq/gregor/connect/connectors/datagen" // registers Datagen
 	_ "github.com/gregorhq/gregor/connect/connectors/file"    // registers FileStreamSource/Sink
 	_ "github.com/gregorhq/gregor/connect/converters"         // registers the converters
-	"github.com/gregorhq/gregor/connect/rest"
+	"github.com/gregorhq/gregor/connect/runtime"
+	"github.com/gregorhq/gregor/connect/runtime/rest"
 	_ "github.com/gregorhq/gregor/connect/transforms" // registers the transformations
 )
 
@@ -81,13 +82,13 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 		}
 		configs = append(configs, c)
 	}
-	h, err := connect.NewStandalone(wc, connect.Options{Logger: log})
+	h, err := runtime.NewStandalone(wc, runtime.Options{Logger: log})
 	if err != nil {
 		return err
 	}
 	srv := rest.New(h, log)
 	srv.SetLoggers(loggers)
-	listener := connect.DefaultListener
+	listener := runtime.DefaultListener
 	if len(wc.Listeners) > 0 {
 		listener = wc.Listeners[0]
 	}
@@ -107,8 +108,8 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 	}()
 	ctx := cmdContext(cmd)
 	for _, c := range configs {
-		if _, _, err := h.PutConnectorConfig(ctx, c[connect.NameConfig], c, false, ""); err != nil {
-			return fmt.Errorf("connector %s: %w", c[connect.NameConfig], err)
+		if _, _, err := h.PutConnectorConfig(ctx, c[runtime.NameConfig], c, false, ""); err != nil {
+			return fmt.Errorf("connector %s: %w", c[runtime.NameConfig], err)
 		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone ready on %s (REST API %s, %d connector(s), brokers %s)\n",
@@ -163,13 +164,13 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel, debugAddr s
 	}
 	defer startDebugServer(debugAddr, log)()
 	ctx := cmdContext(cmd)
-	d, err := connect.NewDistributed(ctx, wc, connect.Options{Logger: log})
+	d, err := runtime.NewDistributed(ctx, wc, runtime.Options{Logger: log})
 	if err != nil {
 		return err
 	}
 	srv := rest.New(d, log)
 	srv.SetLoggers(loggers)
-	listener := connect.DefaultListener
+	listener := runtime.DefaultListener
 	if len(wc.Listeners) > 0 {
 		listener = wc.Listeners[0]
 	}
@@ -189,7 +190,7 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel, debugAddr s
 		}
 	}()
 	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed ready on %s (REST API http://%s, group %s, brokers %s)\n",
-		srv.Addr(), srv.Addr(), wc.Props[connect.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
+		srv.Addr(), srv.Addr(), wc.Props[runtime.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
 	<-ctx.Done()
 	log.Info("shutting down: leaving the group, flushing and committing offsets")
 	return nil
@@ -211,15 +212,15 @@ func readConnectorFile(path string) (map[string]string, error) {
 		if err := json.Unmarshal(data, &wrapped); err == nil && wrapped.Config != nil {
 			cfg = wrapped.Config
 			if wrapped.Name != "" {
-				cfg[connect.NameConfig] = wrapped.Name
+				cfg[runtime.NameConfig] = wrapped.Name
 			}
 		} else if err := json.Unmarshal(data, &cfg); err != nil {
 			return nil, fmt.Errorf("%s: not a connector configuration: %w", path, err)
 		}
-	} else if cfg, err = connect.ParseProperties(string(data)); err != nil {
+	} else if cfg, err = runtime.ParseProperties(string(data)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if strings.TrimSpace(cfg[connect.NameConfig]) == "" {
+	if strings.TrimSpace(cfg[runtime.NameConfig]) == "" {
 		return nil, fmt.Errorf("%s: the connector has no name", path)
 	}
 	return cfg, nil
@@ -243,25 +244,25 @@ func newConnectPluginsCommand() *cobra.Command {
 
 // loadConnectWorker sets up a worker's logging (every logger's level is
 // changeable at runtime through /admin/loggers) and reads its properties.
-func loadConnectWorker(cmd *cobra.Command, workerFile, logLevel string) (*connect.Loggers, *slog.Logger, connect.WorkerConfig, error) {
+func loadConnectWorker(cmd *cobra.Command, workerFile, logLevel string) (*runtime.Loggers, *slog.Logger, runtime.WorkerConfig, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return nil, nil, connect.WorkerConfig{}, usagef("--log-level: %v", err)
+		return nil, nil, runtime.WorkerConfig{}, usagef("--log-level: %v", err)
 	}
 	// The handler passes everything; loggers filters by logger name.
-	loggers := connect.NewLoggers(level)
+	loggers := runtime.NewLoggers(level)
 	log := slog.New(loggers.Handler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
 	data, err := os.ReadFile(workerFile)
 	if err != nil {
-		return nil, nil, connect.WorkerConfig{}, fmt.Errorf("read worker config: %w", err)
+		return nil, nil, runtime.WorkerConfig{}, fmt.Errorf("read worker config: %w", err)
 	}
-	props, err := connect.ParseProperties(string(data))
+	props, err := runtime.ParseProperties(string(data))
 	if err != nil {
-		return nil, nil, connect.WorkerConfig{}, fmt.Errorf("%s: %w", workerFile, err)
+		return nil, nil, runtime.WorkerConfig{}, fmt.Errorf("%s: %w", workerFile, err)
 	}
-	wc, err := connect.ParseWorkerConfig(props)
+	wc, err := runtime.ParseWorkerConfig(props)
 	if err != nil {
-		return nil, nil, connect.WorkerConfig{}, fmt.Errorf("%s: %w", workerFile, err)
+		return nil, nil, runtime.WorkerConfig{}, fmt.Errorf("%s: %w", workerFile, err)
 	}
 	return loggers, log, wc, nil
 }

@@ -1,6 +1,6 @@
 // Command gregor is Gregor's one binary: the Kafka-compatible broker
 // (gregor broker) and the tools around it — topics, configs, produce,
-// consume, groups, perf and connect.
+// consume, groups, cluster, perf and connect.
 //
 //	gregor broker                       # a single-node broker on 127.0.0.1:9092
 //	gregor topics create orders -p 3    # then any Kafka client, or these tools

@@ -125,7 +125,7 @@ func TestGroupsActive(t *testing.T) {
 		go func() { done <- cliCtx(t, ctx, addr, "", "consume", "live", "--group", "busy") }()
 		defer func() { cancel(); <-done }()
 		var ds []groupDescription
-		deadline := time.Now().Add(15 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			if r := cli(t, addr, "", "groups", "describe", "busy", "-o", "json"); r.code == 0 {
 				decode(t, r.stdout, &ds)

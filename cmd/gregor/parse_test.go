@@ -283,6 +283,7 @@ func TestProduceOptions(t *testing.T) {
 		{produceOptions{acks: "1", compression: "none", partition: -1, idempotent: true}, true},
 		{produceOptions{acks: "0", compression: "none", partition: -1, transactional: "tx"}, true},
 		{produceOptions{acks: "2", compression: "none", partition: -1}, true},
+		{produceOptions{acks: "all", compression: " ZSTD ", partition: -1}, false},
 		{produceOptions{acks: "all", compression: "brotli", partition: -1}, true},
 		{produceOptions{acks: "all", compression: "none", partition: -2}, true},
 	} {

@@ -9,10 +9,13 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/internal/compression"
 )
 
 // parseAcks parses --acks: all (or -1), 1 (leader) or 0 (none).
@@ -30,19 +33,11 @@ func parseAcks(s string) (kgo.Acks, error) {
 
 // parseCompression parses --compression.
 func parseCompression(s string) (kgo.CompressionCodec, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "none", "":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
+	codec, err := compression.Codec(strings.TrimSpace(s))
+	if err != nil {
+		return kgo.CompressionCodec{}, usagef("--compression %q: want %s", s, compression.Names)
 	}
-	return kgo.CompressionCodec{}, usagef("--compression %q: want none, gzip, snappy, lz4 or zstd", s)
+	return codec, nil
 }
 
 // parseHeaders parses repeated --header key=value flags.
@@ -237,36 +232,72 @@ func runProduce(cmd *cobra.Command, g *globals, o produceOptions, topic string) 
 		return err
 	}
 	defer cl.Close()
-	ctx := cmdContext(cmd)
 	res := produceResult{Topic: topic, TransactionalID: o.transactional}
 	if o.transactional != "" {
 		if err := cl.BeginTransaction(); err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
 	}
-	var (
-		fails failures
-		acked int64
-		mu    sync.Mutex
-	)
+	run := produceLines(cmdContext(cmd), cmd.InOrStdin(), cl, o, headers, &res)
+	fctx, cancel := context.WithTimeout(context.Background(), g.timeout+5*time.Second)
+	defer cancel()
+	if err := cl.Flush(fctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	res.Acknowledged, res.Failed, res.Errors = run.acked.Load(), run.fails.n, run.fails.errors
+	if o.transactional != "" {
+		endProduceTransaction(fctx, cl, &res, run.fails.n > 0 || run.interrupted || run.readErr != nil)
+	}
+	if err := writeProduceResult(cmd, g, res); err != nil {
+		return err
+	}
+	switch {
+	case run.readErr != nil:
+		return run.readErr
+	case res.Failed > 0:
+		first := ""
+		if len(res.Errors) > 0 {
+			first = ": " + res.Errors[0]
+		}
+		return fmt.Errorf("%d of %d records failed%s", res.Failed, run.lines, first)
+	case res.Committed != nil && !*res.Committed:
+		return errors.New("transaction aborted")
+	}
+	return nil
+}
+
+// produceRun is what producing the input's lines came to: the lines read,
+// the records acknowledged, the failures, and why reading stopped early.
+type produceRun struct {
+	lines       int
+	acked       atomic.Int64
+	fails       failures
+	interrupted bool  // the context ended (Ctrl-C) before the input did
+	readErr     error // reading the input failed
+}
+
+// produceLines sends one record per input line until the input ends or ctx
+// does, counting each line in res.Sent; acknowledgements and failures arrive
+// in the returned run as the client's callbacks fire (flush before reading
+// them).
+func produceLines(ctx context.Context, in io.Reader, cl *kgo.Client, o produceOptions, headers []kgo.RecordHeader, res *produceResult) *produceRun {
+	run := &produceRun{}
 	errc := make(chan error, 1)
-	lines := readLines(cmd.InOrStdin(), errc)
-	lineNo := 0
-	interrupted := false
+	lines := readLines(in, errc)
 read:
 	for {
 		select {
 		case <-ctx.Done():
-			interrupted = true
+			run.interrupted = true
 			break read
 		case line, ok := <-lines:
 			if !ok {
 				break read
 			}
-			lineNo++
+			run.lines++
 			r, err := lineRecord(line, o.keySeparator)
 			if err != nil {
-				fails.add(fmt.Errorf("line %d: %w", lineNo, err))
+				run.fails.add(fmt.Errorf("line %d: %w", run.lines, err))
 				continue
 			}
 			r.Headers = headers
@@ -276,58 +307,38 @@ read:
 			res.Sent++
 			cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
 				if err != nil {
-					fails.add(kafkaErr("Produce", err))
+					run.fails.add(kafkaErr("Produce", err))
 					return
 				}
-				mu.Lock()
-				acked++
-				mu.Unlock()
+				run.acked.Add(1)
 			})
 		}
 	}
-	var readErr error
 	select {
-	case readErr = <-errc:
+	case run.readErr = <-errc:
 	default:
 	}
-	fctx, cancel := context.WithTimeout(context.Background(), g.timeout+5*time.Second)
-	defer cancel()
-	if err := cl.Flush(fctx); err != nil {
-		return fmt.Errorf("flush: %w", err)
+	return run
+}
+
+// endProduceTransaction commits the transaction, or aborts it when abort
+// is set, and records the outcome in res: nothing counts as acknowledged
+// unless it committed.
+func endProduceTransaction(ctx context.Context, cl *kgo.Client, res *produceResult, abort bool) {
+	commit := kgo.TryCommit
+	if abort {
+		commit = kgo.TryAbort
 	}
-	res.Acknowledged, res.Failed, res.Errors = acked, fails.n, fails.errors
-	if o.transactional != "" {
-		commit := kgo.TryCommit
-		if fails.n > 0 || interrupted || readErr != nil {
-			commit = kgo.TryAbort
-		}
-		err := cl.EndTransaction(fctx, commit)
-		committed := err == nil && commit == kgo.TryCommit
-		res.Committed = &committed
-		if err != nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("end transaction: %v", err))
-			res.Failed = res.Sent
-		}
-		if !committed {
-			res.Acknowledged = 0
-		}
+	err := cl.EndTransaction(ctx, commit)
+	committed := err == nil && commit == kgo.TryCommit
+	res.Committed = &committed
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("end transaction: %v", err))
+		res.Failed = res.Sent
 	}
-	if err := writeProduceResult(cmd, g, res); err != nil {
-		return err
+	if !committed {
+		res.Acknowledged = 0
 	}
-	switch {
-	case readErr != nil:
-		return readErr
-	case res.Failed > 0:
-		first := ""
-		if len(res.Errors) > 0 {
-			first = ": " + res.Errors[0]
-		}
-		return fmt.Errorf("%d of %d records failed%s", res.Failed, lineNo, first)
-	case res.Committed != nil && !*res.Committed:
-		return errors.New("transaction aborted")
-	}
-	return nil
 }
 
 func writeProduceResult(cmd *cobra.Command, g *globals, r produceResult) error {

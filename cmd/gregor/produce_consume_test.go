@@ -10,10 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// consumeJSON consumes n records of topic from the beginning as JSON.
+// consumeJSON consumes n records of topic from the beginning as JSON. A
+// consumer that gets no record for a minute stops, so that fewer records
+// than n fail the test with what was read instead of hanging it.
 func consumeJSON(t *testing.T, addr, topic string, n int, extra ...string) []consumedRecord {
 	t.Helper()
-	args := append([]string{"consume", topic, "--from-beginning", "--max-messages", fmt.Sprint(n), "-o", "json"}, extra...)
+	args := append([]string{"consume", topic, "--from-beginning", "--max-messages", fmt.Sprint(n), "--idle-timeout", "60s", "-o", "json"}, extra...)
 	r := ok(t, addr, "", args...)
 	var recs []consumedRecord
 	for _, l := range lines(r.stdout) {
@@ -163,23 +165,27 @@ func TestConsumeGroupInterrupt(t *testing.T) {
 		ok(t, addr, "", "topics", "create", "g", "--partitions", "1")
 		ok(t, addr, "1\n2\n3\n", "produce", "g")
 		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan cliResult)
-		go func() { done <- cliCtx(t, ctx, addr, "", "consume", "g", "--group", "readers", "--from-beginning") }()
-		deadline := time.Now().Add(15 * time.Second)
+		var out, errb syncBuffer // read while the consumer runs
+		done := make(chan int)
+		go func() {
+			done <- run(ctx, []string{"--brokers", addr, "--timeout", "15s", "consume", "g", "--group", "readers", "--from-beginning"}, strings.NewReader(""), &out, &errb)
+		}()
+		deadline := time.Now().Add(30 * time.Second)
 		for {
-			// Wait until the group has committed or at least is consuming.
+			// Wait until the group is consuming and the three records are printed.
 			r := cli(t, addr, "", "groups", "list")
-			if strings.Contains(r.stdout, "readers") && strings.Contains(r.stdout, "Stable") {
+			if strings.Contains(r.stdout, "readers") && strings.Contains(r.stdout, "Stable") && len(lines(out.String())) == 3 {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("group never became stable:\n%s", r.stdout)
+				cancel()
+				<-done
+				t.Fatalf("group never became stable with three records printed:\n%s\nprinted: %q", r.stdout, out.String())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(300 * time.Millisecond) // let it print the three records
 		cancel()
-		r := <-done
+		r := cliResult{code: <-done, stdout: out.String(), stderr: errb.String()}
 		if r.code != 0 || strings.Join(lines(r.stdout), ",") != "1,2,3" || !strings.Contains(r.stderr, "Processed a total of 3 messages") {
 			t.Fatalf("interrupted consume: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 		}

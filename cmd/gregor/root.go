@@ -52,6 +52,7 @@ operation failed and 2 on bad usage.`,
 	pf.StringVarP(&g.brokers, "brokers", "b", brokers, "comma-separated bootstrap brokers host:port (env "+brokersEnv+")")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&g.timeout, "timeout", defaultTimeout, "how long to wait for the cluster in each operation")
+	addSecurityFlags(root, g) // security.go
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.validate() }
@@ -61,7 +62,7 @@ operation failed and 2 on bad usage.`,
 	br.GroupID = "server"
 	// The client flags mean nothing to the broker: keep them out of its help.
 	br.SetHelpFunc(func(c *cobra.Command, args []string) {
-		for _, n := range []string{"brokers", "output", "timeout"} {
+		for _, n := range []string{"brokers", "output", "timeout", "command-config", "property"} {
 			root.PersistentFlags().Lookup(n).Hidden = true
 		}
 		root.HelpFunc()(c, args)
@@ -70,7 +71,9 @@ operation failed and 2 on bad usage.`,
 	root.AddCommand(newConnectCommand())
 	for _, c := range []*cobra.Command{
 		newTopicsCommand(g), newConfigsCommand(g), newProduceCommand(g), newConsumeCommand(g),
-		newGroupsCommand(g), newPerfCommand(g),
+		newGroupsCommand(g), newClusterCommand(g), newPerfCommand(g), newUsersCommand(g), newACLsCommand(g),
+		newGroupsCommand(g), newClusterCommand(g), newPerfCommand(g), newUsersCommand(g),
+		newQuotasCommand(g),
 	} {
 		c.GroupID = "client"
 		root.AddCommand(c)

@@ -27,10 +27,11 @@ default (num.partitions, default.replication.factor).`,
   gregor topics list
   gregor topics describe orders
   gregor topics alter orders --partitions 12
-  gregor topics delete orders`,
+  gregor topics delete orders
+  gregor topics reassign --generate --topics orders --broker-list 1,2,3,4`,
 		Args: noArgs,
 	}
-	cmd.AddCommand(newTopicsCreate(g), newTopicsList(g), newTopicsDescribe(g), newTopicsDelete(g), newTopicsAlter(g))
+	cmd.AddCommand(newTopicsCreate(g), newTopicsList(g), newTopicsDescribe(g), newTopicsDelete(g), newTopicsAlter(g), newTopicsReassign(g))
 	return cmd
 }
 
@@ -269,6 +270,8 @@ type topicDescription struct {
 	Configs         []configEntry    `json:"configs"`
 	ConfigsError    string           `json:"configs_error,omitempty"`
 	PartitionStates []partitionState `json:"partition_details"`
+	LogDirs         []logDirState    `json:"log_dirs"`
+	LogDirsError    string           `json:"log_dirs_error,omitempty"`
 }
 
 // partitionState is one partition of a described topic.
@@ -281,6 +284,8 @@ type partitionState struct {
 	LogStart      int64   `json:"log_start_offset"`
 	HighWatermark int64   `json:"high_watermark"`
 	Error         string  `json:"error,omitempty"`
+	LogDir        string  `json:"log_dir,omitempty"`
+	LogDirError   string  `json:"log_dir_error,omitempty"` // the error of the log dir holding the partition
 }
 
 // describeTopics gathers metadata, offsets and configs for topics. Configs
@@ -343,6 +348,7 @@ func describeTopics(ctx context.Context, adm *kadm.Client, topics []string, allC
 		}
 		out = append(out, desc)
 	}
+	addLogDirs(ctx, adm, td, out) // topics_logdirs.go
 	return out, nil
 }
 
@@ -352,8 +358,10 @@ func newTopicsDescribe(g *globals) *cobra.Command {
 		Use:   "describe TOPIC...",
 		Short: "Show a topic's partitions, offsets and configs",
 		Long: `Show a topic's partitions (leader, replicas, in-sync replicas, log start offset and
-high watermark) and its configs. Only configs that differ from the defaults are
-listed unless --all-configs is given.`,
+high watermark), its configs and the log directories holding it, with their
+total and usable bytes and error (KAFKA_STORAGE_ERROR while a disk refuses writes).
+Only configs that differ from the defaults are listed unless --all-configs is
+given.`,
 		Example: `  gregor topics describe demo
   gregor topics describe demo --all-configs
   gregor topics describe demo --output json`,
@@ -412,9 +420,16 @@ func writeTopicDescription(w io.Writer, d topicDescription) error {
 	fmt.Fprintln(w, "\nPARTITIONS")
 	t := newTable("PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "LOG-START-OFFSET", "HIGH-WATERMARK", "ERROR")
 	for _, p := range d.PartitionStates {
-		t.add(p.Partition, p.Leader, p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR), p.LogStart, p.HighWatermark, p.Error)
+		msg := p.Error
+		if msg == "" && p.LogDirError != "" {
+			msg = "log dir " + p.LogDir + ": " + p.LogDirError
+		}
+		t.add(p.Partition, p.Leader, p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR), p.LogStart, p.HighWatermark, msg)
 	}
-	return t.write(w)
+	if err := t.write(w); err != nil {
+		return err
+	}
+	return writeLogDirs(w, d) // topics_logdirs.go
 }
 
 func newTopicsDelete(g *globals) *cobra.Command {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -61,15 +65,25 @@ func TestTopics(t *testing.T) {
 	// describe: partitions with offsets
 	ok(t, addr, "a\nb\nc\n", "produce", "alpha", "--partition", "1")
 	r = ok(t, addr, "", "topics", "describe", "alpha")
-	for _, s := range []string{"TOPIC               alpha", "PARTITIONS          2", "CONFIGS", "PARTITION  LEADER", "LOG-START-OFFSET  HIGH-WATERMARK"} {
+	for _, s := range []string{"TOPIC               alpha", "PARTITIONS          2", "CONFIGS", "PARTITION  LEADER", "LOG-START-OFFSET  HIGH-WATERMARK", "LOG DIRS", "BROKER  DIR"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("describe output lacks %q:\n%s", s, r.stdout)
 		}
+	}
+	if !strings.Contains(r.stdout, "PARTITION  LEADER  EPOCH  REPLICAS  ISR") || !strings.Contains(r.stdout, "\n1          1       0      1         1    0                 3") {
+		t.Errorf("describe output lacks partition 1's leader, replicas and ISR:\n%s", r.stdout)
 	}
 	var descs []topicDescription
 	decode(t, ok(t, addr, "", "topics", "describe", "alpha", "--output", "json").stdout, &descs)
 	if len(descs) != 1 || len(descs[0].PartitionStates) != 2 || descs[0].PartitionStates[1].HighWatermark != 3 || descs[0].PartitionStates[0].HighWatermark != 0 {
 		t.Fatalf("describe json: %+v", descs)
+	}
+	if d := descs[0]; len(d.LogDirs) != 1 || d.LogDirs[0].Dir == "" || d.LogDirs[0].Error != "" || d.LogDirsError != "" ||
+		d.PartitionStates[0].LogDir != d.LogDirs[0].Dir || d.PartitionStates[0].LogDirError != "" {
+		t.Errorf("describe json log dirs: %+v %+v", d.LogDirs, d.PartitionStates)
+	}
+	if p := descs[0].PartitionStates[1]; p.Leader != 1 || len(p.Replicas) != 1 || p.Replicas[0] != 1 || len(p.ISR) != 1 || p.ISR[0] != 1 {
+		t.Errorf("describe json partition 1: leader %d, replicas %v, isr %v; want 1, [1], [1]", p.Leader, p.Replicas, p.ISR)
 	}
 	if descs[0].ConfigsError == "" {
 		found := false
@@ -125,4 +139,38 @@ func TestTopicsAlter(t *testing.T) {
 		fails(t, addr, "", 1, "INVALID_PARTITIONS", "topics", "alter", "grow", "--partitions", "3")
 		fails(t, addr, "", 2, "--partitions is required", "topics", "alter", "grow")
 	})
+}
+
+// TestTopicsDescribeCluster shows each partition's leader, replicas and
+// ISR on a three-broker (fake) cluster, with a replication factor of 3.
+func TestTopicsDescribeCluster(t *testing.T) {
+	t.Parallel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	ok(t, addr, "", "topics", "create", "spread", "--partitions", "3", "--replication-factor", "3")
+	var descs []topicDescription
+	decode(t, ok(t, addr, "", "topics", "describe", "spread", "-o", "json").stdout, &descs)
+	if len(descs) != 1 || len(descs[0].PartitionStates) != 3 || descs[0].ReplicationFactor != 3 {
+		t.Fatalf("describe json: %+v", descs)
+	}
+	r := ok(t, addr, "", "topics", "describe", "spread")
+	for _, p := range descs[0].PartitionStates {
+		if len(p.Replicas) != 3 || len(p.ISR) != 3 || !slices.Contains(p.Replicas, p.Leader) {
+			t.Errorf("partition %d: leader %d, replicas %v, isr %v; want the leader among 3 replicas, all in sync", p.Partition, p.Leader, p.Replicas, p.ISR)
+		}
+		row := fmt.Sprintf("%d  %d  %d  %s  %s  ", p.Partition, p.Leader, p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR))
+		if !strings.Contains(squeeze(r.stdout), row) {
+			t.Errorf("table lacks %q:\n%s", row, r.stdout)
+		}
+	}
+}
+
+// squeeze collapses runs of spaces to two, so table rows can be matched
+// without their column widths.
+func squeeze(s string) string {
+	return regexp.MustCompile(` {2,}`).ReplaceAllString(s, "  ")
 }

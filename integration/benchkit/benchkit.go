@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -92,9 +91,7 @@ func GregorBinary(prog string) string {
 	}
 	AtExit(func() { os.RemoveAll(dir) })
 	bin := filepath.Join(dir, "gregor")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/cmd/gregor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := integration.BuildProgram(integration.MainModule+"/cmd/gregor", bin); err != nil {
 		Die(prog, "build gregor: %v", err)
 	}
 	return bin

@@ -134,6 +134,8 @@ func (r *Reader) fetch(ctx context.Context, tp state.TopicPartition, offset int6
 	if r.committed {
 		req.IsolationLevel = 1
 	}
+	// kgo picks the Fetch version: the topic is named both ways (by name up to v12,
+	// by id from v13), and the response's one topic is taken by position, not name.
 	rt := kmsg.NewFetchRequestTopic()
 	rt.Topic, rt.TopicID = tp.Topic, td.ID
 	rp := kmsg.NewFetchRequestTopicPartition()

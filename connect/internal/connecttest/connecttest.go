@@ -10,30 +10,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gregorhq/gregor/connect"
 	_ "github.com/gregorhq/gregor/connect/connectors/datagen" // registers Datagen
 	_ "github.com/gregorhq/gregor/connect/connectors/file"    // registers FileStream*
 	_ "github.com/gregorhq/gregor/connect/converters"         // registers converters
-	_ "github.com/gregorhq/gregor/connect/transforms"         // registers transformations
+	"github.com/gregorhq/gregor/connect/runtime"
+	_ "github.com/gregorhq/gregor/connect/transforms" // registers transformations
 )
 
 // Worker starts a standalone herder on brokers with fast offset flushes
 // plus extra worker properties. The caller closes it.
-func Worker(tb testing.TB, brokers, offsetFile string, extra map[string]string) *connect.Standalone {
+func Worker(tb testing.TB, brokers, offsetFile string, extra map[string]string) *runtime.Standalone {
 	tb.Helper()
 	props := map[string]string{
-		connect.BootstrapServersConfig:    brokers,
-		connect.OffsetFileConfig:          offsetFile,
-		connect.OffsetFlushIntervalConfig: "100",
+		runtime.BootstrapServersConfig:    brokers,
+		runtime.OffsetFileConfig:          offsetFile,
+		runtime.OffsetFlushIntervalConfig: "100",
 	}
 	for k, v := range extra {
 		props[k] = v
 	}
-	wc, err := connect.ParseWorkerConfig(props)
+	wc, err := runtime.ParseWorkerConfig(props)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := connect.NewStandalone(wc, connect.Options{})
+	h, err := runtime.NewStandalone(wc, runtime.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func Worker(tb testing.TB, brokers, offsetFile string, extra map[string]string) 
 }
 
 // Create creates a connector or fails the test.
-func Create(tb testing.TB, h connect.Herder, name string, cfg map[string]string) {
+func Create(tb testing.TB, h runtime.Herder, name string, cfg map[string]string) {
 	tb.Helper()
 	if _, _, err := h.PutConnectorConfig(context.Background(), name, cfg, false, ""); err != nil {
 		tb.Fatalf("create %s: %v", name, err)

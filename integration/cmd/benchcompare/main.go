@@ -17,7 +17,7 @@ var (
 	records1k  = flag.Int("records-1k", 200000, "records of 1 KB in the throughput phases")
 	partitions = flag.Int("partitions", 6, "partitions of each topic")
 	rate       = flag.Int("rate", 5000, "records/s in the latency phases")
-	latSecs    = flag.Duration("latency", 5*time.Second, "length of each latency phase")
+	latPhase   = flag.Duration("latency", 5*time.Second, "length of each latency phase")
 	only       = flag.String("targets", "gregor-os,gregor-durable,kfake", "comma-separated brokers to run")
 	rounds     = flag.Int("rounds", 1, "rounds of every phase; each figure is the best round")
 )
@@ -47,7 +47,7 @@ func main() {
 		want[strings.TrimSpace(n)] = true
 	}
 	fmt.Fprintf(os.Stderr, "benchcompare: %d x 100 B and %d x 1 KB over %d partitions, acks=all; latency at %d records/s for %v; %d round(s)\n",
-		*records, *records1k, *partitions, *rate, *latSecs, *rounds)
+		*records, *records1k, *partitions, *rate, *latPhase, *rounds)
 	loadBefore := benchkit.LoadAvg()
 	var running []*running
 	for _, t := range targets {
@@ -178,8 +178,8 @@ func measure(ctx context.Context, name, addr, label string, n, size int) (worklo
 	if err := deleteTopics(ctx, addr, tput); err != nil { // free memory before the latency phase
 		return w, fmt.Errorf("delete topic: %w", err)
 	}
-	if *latSecs > 0 {
-		if w.Latency, err = latency(ctx, addr, lat, *rate, *latSecs, size); err != nil {
+	if *latPhase > 0 {
+		if w.Latency, err = latency(ctx, addr, lat, *rate, *latPhase, size); err != nil {
 			return w, fmt.Errorf("%s latency: %w", label, err)
 		}
 		fmt.Fprintf(os.Stderr, "%s: %s latency p50 %v p99 %v\n", name, label, w.Latency.quantile(0.5), w.Latency.quantile(0.99))

@@ -31,7 +31,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -98,21 +97,8 @@ func run() error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	for _, t := range []struct {
-		name  string
-		parts int32
-		cfg   map[string]*string
-	}{
-		{"dirty", 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete"), "segment.bytes": kadm.StringPtr(strconv.Itoa(64 << 20))}},
-		{"load", 3, nil},
-	} {
-		resp, err := adm.CreateTopic(ctx, t.parts, 1, t.cfg, t.name)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil {
-			return fmt.Errorf("create topic %s: %w", t.name, err)
-		}
+	if err := createBenchTopics(ctx, adm); err != nil {
+		return err
 	}
 
 	start := time.Now()
@@ -152,9 +138,40 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "cleanbench: idle again: %.0f records/s\n", idle2)
 
+	if err := p.Stop(30 * time.Second); err != nil {
+		fmt.Fprintf(os.Stderr, "cleanbench: unclean stop: %v\n", err)
+	}
+	return report(cleanedLines(p.Output())[before:], loadBefore, (idle1+idle2)/2, during)
+}
+
+// createBenchTopics creates the dirty topic (deleting at first, so it fills
+// without cleaning) and the load topic the produce rate is measured on.
+func createBenchTopics(ctx context.Context, adm *kadm.Client) error {
+	for _, t := range []struct {
+		name  string
+		parts int32
+		cfg   map[string]*string
+	}{
+		{"dirty", 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete"), "segment.bytes": kadm.StringPtr(strconv.Itoa(64 << 20))}},
+		{"load", 3, nil},
+	} {
+		resp, err := adm.CreateTopic(ctx, t.parts, 1, t.cfg, t.name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return fmt.Errorf("create topic %s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+// report prints the cleaner's rate from its "cleaned log" lines and the
+// produce rates idle and while cleaning.
+func report(cleaned [][]string, loadBefore string, idleMean, during float64) error {
 	var read, written int64
 	var took time.Duration
-	for _, m := range cleanedLines(p.Output())[before:] {
+	for _, m := range cleaned {
 		r, _ := strconv.ParseInt(m[1], 10, 64)
 		w, _ := strconv.ParseInt(m[2], 10, 64)
 		d, err := time.ParseDuration(m[3])
@@ -163,11 +180,6 @@ func run() error {
 		}
 		read, written, took = read+r, written+w, took+d
 	}
-	if err := p.Stop(30 * time.Second); err != nil {
-		fmt.Fprintf(os.Stderr, "cleanbench: unclean stop: %v\n", err)
-	}
-
-	idleMean := (idle1 + idle2) / 2
 	fmt.Printf("load average before: %s, after: %s (2 cores: above ~1.5 the figures are skewed by other work)\n\n", loadBefore, loadAvg())
 	fmt.Printf("log cleaner: %d MB dirty log, %d keys, %d B values\n", *dirtyMB, *keys, *valueSize)
 	fmt.Printf("  cleaner read %.1f MB, wrote %.2f MB in %v: %.1f MB/s\n",
@@ -258,9 +270,7 @@ func gregorBinary() (string, func(), error) {
 		return "", nil, err
 	}
 	bin := filepath.Join(dir, "gregor")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gregorhq/gregor/cmd/gregor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := integration.BuildProgram(integration.MainModule+"/cmd/gregor", bin); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("build gregor: %w", err)
 	}

@@ -245,7 +245,7 @@ func commitPhase(ctx context.Context, addr, label string) (float64, error) {
 		defer cancel()
 		ka.DeleteGroups(dctx, groups...)
 	}()
-	pctx, cancel := context.WithTimeout(ctx, *commitSecs)
+	pctx, cancel := context.WithTimeout(ctx, *commitTime)
 	defer cancel()
 	start := time.Now()
 	for i, cl := range cls {

@@ -53,7 +53,7 @@ var (
 	partitions = flag.Int("partitions", 30, "partitions of the group's topic")
 	rounds     = flag.Int("rounds", 3, "rounds of every phase; each figure is the median")
 	committers = flag.Int("committers", 8, "goroutines committing offsets, each with its own client and group")
-	commitSecs = flag.Duration("commit-secs", 3*time.Second, "length of the commit phase")
+	commitTime = flag.Duration("commit-secs", 3*time.Second, "length of the commit phase")
 	heartbeat  = flag.Duration("heartbeat", 100*time.Millisecond, "members' heartbeat interval")
 )
 
@@ -84,7 +84,7 @@ func main() {
 
 	bin := benchkit.GregorBinary("groupbench")
 	fmt.Fprintf(os.Stderr, "groupbench: %d members (cooperative-sticky, heartbeat %v) on %d partitions; %d committers for %v; %d round(s)\n",
-		*members, *heartbeat, *partitions, *committers, *commitSecs, *rounds)
+		*members, *heartbeat, *partitions, *committers, *commitTime, *rounds)
 	loadBefore := benchkit.LoadAvg()
 	brokers := []*broker{
 		launch("gregor", func(ctx context.Context, dir string) (*integration.Process, error) {

@@ -60,6 +60,10 @@ func (b *Broker) listOffset(p *partition, ts int64, readCommitted bool, sp *kmsg
 	epoch := p.log.LeaderEpoch()
 	switch ts {
 	case -1:
+		if p.highWatermarkLagging() {
+			sp.ErrorCode = kerr.OffsetNotAvailable.Code
+			return
+		}
 		sp.Offset = p.highWatermark()
 		if readCommitted {
 			sp.Offset = p.lastStableOffset()
@@ -85,8 +89,13 @@ func (b *Broker) listOffset(p *partition, ts int64, readCommitted bool, sp *kmsg
 			sp.ErrorCode = fetchErrorCode(err)
 			return
 		}
-		if found.ok {
+		switch {
+		case found.ok:
 			sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, found.ts, epoch
+		case p.highWatermarkLagging():
+			// The record may be among those the high watermark has not
+			// reached yet: "none" could be wrong.
+			sp.ErrorCode = kerr.OffsetNotAvailable.Code
 		}
 	}
 }

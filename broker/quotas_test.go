@@ -309,13 +309,18 @@ func TestClusterQuotas(t *testing.T) {
 	entry.Entity = []kmsg.AlterClientQuotasRequestEntryEntity{{Type: "user", Name: kmsg.StringPtr("alice")}}
 	entry.Ops = []kmsg.AlterClientQuotasRequestEntryOp{{Key: "producer_byte_rate", Value: 1024}}
 	alter.Entries = append(alter.Entries, entry)
-	kresp, err := cl.Broker(2).Request(ctx, alter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := kresp.(*kmsg.AlterClientQuotasResponse).Entries[0].ErrorCode; code != 0 {
-		t.Fatalf("alter on node 2: %v", kerr.ErrorForCode(code))
-	}
+	// The client learns node 2's address from its first metadata response:
+	// until then, Broker(2) is an unknown broker.
+	waitFor(t, "the alter on node 2", func() error {
+		kresp, err := cl.Broker(2).Request(ctx, alter)
+		if err != nil {
+			return err
+		}
+		if code := kresp.(*kmsg.AlterClientQuotasResponse).Entries[0].ErrorCode; code != 0 {
+			t.Fatalf("alter on node 2: %v", kerr.ErrorForCode(code))
+		}
+		return nil
+	})
 	for id := 1; id <= 3; id++ {
 		waitFor(t, fmt.Sprintf("the quota on node %d", id), func() error {
 			kresp, err := cl.Broker(id).Request(ctx, kmsg.NewPtrDescribeClientQuotasRequest())

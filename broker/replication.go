@@ -177,6 +177,20 @@ func (p *partition) followerFetched(id int32, offset int64, now time.Time) (join
 	return join
 }
 
+// highWatermarkLagging reports whether this node leads the partition but
+// its high watermark has not yet reached the log end it had when it became
+// leader: records acknowledged under the previous leader may sit above it.
+// Until followers fetch and carry it there, ListOffsets answers "latest"
+// with OFFSET_NOT_AVAILABLE (retriable), as Kafka does, so no client sees
+// the end offset go backwards across a leader election.
+func (p *partition) highWatermarkLagging() bool {
+	r := &p.rep
+	r.mu.Lock()
+	leads, start := r.leader == r.self && r.self >= 0, r.epochStart
+	r.mu.Unlock()
+	return leads && p.hw.Load() < start
+}
+
 // minInSync is the partition's min.insync.replicas.
 func (p *partition) minInSync() int {
 	n, err := strconv.Atoi(p.topic.settings.Load().values["min.insync.replicas"])

@@ -2,11 +2,13 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gregorhq/gregor/broker/brokertest"
@@ -82,13 +84,25 @@ func TestReplicatedPartitions(t *testing.T) {
 		}
 		return err
 	})
-	end, err := adm.ListEndOffsets(ctx, "replicated")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o, _ := end.Lookup("replicated", 0); o.Offset != n {
-		t.Fatalf("end offset on the new leader = %d, want %d", o.Offset, n)
-	}
+	// Until the new leader's high watermark reaches the end it took over,
+	// "latest" is OFFSET_NOT_AVAILABLE (retriable); it is never an offset
+	// below an acknowledged record.
+	waitFor(t, "the end offset on the new leader", func() error {
+		end, err := adm.ListEndOffsets(ctx, "replicated")
+		if err != nil {
+			return err
+		}
+		o, _ := end.Lookup("replicated", 0)
+		switch {
+		case errors.Is(o.Err, kerr.OffsetNotAvailable):
+			return o.Err
+		case o.Err != nil:
+			t.Fatalf("end offset on the new leader: %v", o.Err)
+		case o.Offset != n:
+			t.Fatalf("end offset on the new leader = %d, want %d", o.Offset, n)
+		}
+		return nil
+	})
 	for i := range n {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "s%d", i)}).FirstErr(); err != nil {
 			t.Fatalf("produce after failover %d: %v", i, err)

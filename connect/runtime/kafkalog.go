@@ -137,8 +137,8 @@ func (l *kafkaLog) readToEnd(ctx context.Context) error {
 	}
 }
 
-// endOffsets lists the topic's end offsets, retrying while a just
-// created topic is not yet known everywhere.
+// endOffsets lists the topic's end offsets, retrying retriable errors:
+// a just created topic not yet known everywhere, a leader election.
 func (l *kafkaLog) endOffsets(ctx context.Context) (map[int32]int64, error) {
 	for attempt := 1; ; attempt++ {
 		ends, err := l.admin.ListEndOffsets(ctx, l.topic)
@@ -154,7 +154,7 @@ func (l *kafkaLog) endOffsets(ctx context.Context) (map[int32]int64, error) {
 			})
 			return want, nil
 		}
-		if !errors.Is(err, kerr.UnknownTopicOrPartition) && !errors.Is(err, kerr.LeaderNotAvailable) && !errors.Is(err, kerr.NotLeaderForPartition) {
+		if !kerr.IsRetriable(err) { // unknown topic, no leader yet, a new leader catching up
 			return nil, fmt.Errorf("connect: end offsets of %s: %w", l.topic, err)
 		}
 		if !retryBackoff(ctx, attempt) {

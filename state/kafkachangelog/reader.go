@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,9 +54,32 @@ func NewReader(cl *kgo.Client, opts ...ReaderOpt) *Reader {
 	return r
 }
 
+// offsetsRetryFor bounds how long Offsets retries retriable errors: a
+// leader election takes seconds, and a new leader answers "latest" with
+// OFFSET_NOT_AVAILABLE until its high watermark has caught up.
+const offsetsRetryFor = 30 * time.Second
+
 // Offsets returns tp's log start offset and its end offset (high watermark, or last
-// stable offset with ReadCommitted).
+// stable offset with ReadCommitted). Retriable errors (a partition without a
+// leader, or one whose new leader has not caught up) are retried for a while.
 func (r *Reader) Offsets(ctx context.Context, tp state.TopicPartition) (int64, int64, error) {
+	deadline := time.Now().Add(offsetsRetryFor)
+	backoff := 50 * time.Millisecond
+	for {
+		start, end, err := r.offsetsOnce(ctx, tp)
+		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			return start, end, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, fmt.Errorf("%w (last: %w)", context.Cause(ctx), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func (r *Reader) offsetsOnce(ctx context.Context, tp state.TopicPartition) (int64, int64, error) {
 	starts, err := r.adm.ListStartOffsets(ctx, tp.Topic)
 	if err != nil {
 		return 0, 0, fmt.Errorf("kafkachangelog: list start offsets of %s: %w", tp, err)

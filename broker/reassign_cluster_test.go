@@ -66,14 +66,27 @@ func (ap *ackedProducer) finish() map[string]bool {
 	return ap.acked
 }
 
+// settledEndOffsets lists topic's end offsets, waiting out retriable
+// partition errors: a leader just elected answers OFFSET_NOT_AVAILABLE
+// until its high watermark has caught up.
+func settledEndOffsets(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) kadm.ListedOffsets {
+	t.Helper()
+	var ends kadm.ListedOffsets
+	waitFor(t, "the end offsets of "+topic, func() error {
+		var err error
+		if ends, err = adm.ListEndOffsets(ctx, topic); err != nil {
+			return err
+		}
+		return ends.Error()
+	})
+	return ends
+}
+
 // readAll reads every record of topic's partitions from the start up to
 // their end offsets.
 func readAll(t *testing.T, ctx context.Context, seeds []string, adm *kadm.Client, topic string) map[string]int {
 	t.Helper()
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ends := settledEndOffsets(t, ctx, adm, topic)
 	want := int64(0)
 	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
 	rd, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -208,10 +221,7 @@ func TestReassignOntoNewBroker(t *testing.T) {
 	t.Logf("%d acknowledged, %d read", len(acked), len(got))
 	// Every replica of every partition holds the same bytes, and the
 	// brokers a replica left hold no directory of it.
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ends := settledEndOffsets(t, ctx, adm, topic)
 	for p, target := range targets {
 		end, _ := ends.Lookup(topic, p)
 		waitFor(t, "replicas in sync", func() error {

@@ -264,7 +264,7 @@ func TestClientsLeaderKill(t *testing.T) {
 	ends := map[string]int64{}
 	for _, r := range runs {
 		lctx, lcancel := context.WithTimeout(ctx, 30*time.Second)
-		res, err := adm.ListEndOffsets(lctx, r.topic)
+		res, err := settledEndOffsets(lctx, adm, r.topic)
 		lcancel()
 		if err != nil {
 			t.Fatalf("end offsets of %s: %v", r.topic, err)

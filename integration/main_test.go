@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -180,4 +181,25 @@ func consumeAll(t testing.TB, ctx context.Context, addr, topic string, p int32, 
 func newKadm(t testing.TB, addr string) *kadm.Client {
 	t.Helper()
 	return kadm.NewClient(newClient(t, addr))
+}
+
+// settledEndOffsets lists the end offsets of topics, retrying retriable
+// errors for up to a minute: just after a leader election, the new leader
+// answers OFFSET_NOT_AVAILABLE until its high watermark has caught up.
+func settledEndOffsets(ctx context.Context, adm *kadm.Client, topics ...string) (kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			return ends, err
+		}
+		select {
+		case <-ctx.Done():
+			return ends, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -100,7 +100,7 @@ func TestReplicationSurvivesLeaderKill(t *testing.T) {
 	counts := map[string]int{}
 	rd := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	defer rd.Close()
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	ends, err := settledEndOffsets(ctx, adm, topic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -276,10 +276,7 @@ func outputCounts(t *testing.T, ctx context.Context, addr string) map[string]int
 
 // listEndOffsets returns the end offset of every partition of topics.
 func listEndOffsets(ctx context.Context, adm *kadm.Client, topics []string) (map[string]map[int32]int64, error) {
-	lo, err := adm.ListEndOffsets(ctx, topics...)
-	if err == nil {
-		err = lo.Error()
-	}
+	lo, err := settledEndOffsets(ctx, adm, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("list end offsets: %w", err)
 	}

@@ -272,10 +272,16 @@ func verifyETL(t *testing.T, ctx context.Context, c *Cluster, adm *kadm.Client, 
 	t.Helper()
 	c.WaitFor("no transaction left open on "+job.out, func(ctx context.Context) error {
 		lso, err := adm.ListCommittedOffsets(ctx, job.out)
+		if err == nil {
+			err = lso.Error()
+		}
 		if err != nil {
 			return err
 		}
 		hw, err := adm.ListEndOffsets(ctx, job.out)
+		if err == nil {
+			err = hw.Error() // a new leader catching up: OFFSET_NOT_AVAILABLE
+		}
 		if err != nil {
 			return err
 		}
@@ -290,7 +296,7 @@ func verifyETL(t *testing.T, ctx context.Context, c *Cluster, adm *kadm.Client, 
 		}
 		return nil
 	})
-	hw, err := adm.ListEndOffsets(ctx, job.out)
+	hw, err := settledEndOffsets(ctx, adm, job.out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,10 @@ func startDistWorker(t *testing.T, brokers, protocol string) *distWorker {
 		"heartbeat.interval.ms": "100", "session.timeout.ms": "6000", "rebalance.timeout.ms": "10000",
 		// A sink task moving between the workers must not wait out Kafka's 45 s default
 		// for its old consumer to leave the sink's group.
+		// Likewise a rebalance of that group must not wait out kgo's 60 s
+		// for a member that does not rejoin.
 		"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "200",
+		"consumer.max.poll.interval.ms": "10000",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,8 @@ func TestErrorTrace(t *testing.T) {
 func TestClientOptsGroupTimeouts(t *testing.T) {
 	for props, ok := range map[[2]string]bool{
 		{"session.timeout.ms", "6000"}: true, {"heartbeat.interval.ms", "500"}: true,
-		{"session.timeout.ms", "0"}: false, {"heartbeat.interval.ms", "x"}: false,
+		{"max.poll.interval.ms", "10000"}: true,
+		{"session.timeout.ms", "0"}:       false, {"heartbeat.interval.ms", "x"}: false, {"max.poll.interval.ms", "-1"}: false,
 	} {
 		_, err := clientOpts(WorkerConfig{}, "c", map[string]string{props[0]: props[1]})
 		if (err == nil) != ok {

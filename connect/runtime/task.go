@@ -267,6 +267,13 @@ func clientOpts(cfg WorkerConfig, clientID string, props map[string]string) ([]k
 				return nil, bad()
 			}
 			opts = append(opts, kgo.SessionTimeout(time.Duration(n)*time.Millisecond))
+		case "max.poll.interval.ms":
+			// Kafka's consumer sends it as the group's rebalance timeout:
+			// how long a rebalance waits for a member to rejoin.
+			if nerr != nil || n <= 0 {
+				return nil, bad()
+			}
+			opts = append(opts, kgo.RebalanceTimeout(time.Duration(n)*time.Millisecond))
 		case "heartbeat.interval.ms":
 			if nerr != nil || n <= 0 {
 				return nil, bad()

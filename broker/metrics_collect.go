@@ -29,8 +29,8 @@ var (
 		"Decoded requests waiting in connection queues for their turn (Kafka's RequestChannel RequestQueueSize).")
 	descIdle = newDesc("kafka_network_socketserver_networkprocessoravgidlepercent",
 		"Share (0-1) of the CPUs (GOMAXPROCS) that request handling left idle since the previous scrape at least 1s earlier; Gregor's stand-in for Kafka's NetworkProcessorAvgIdlePercent.")
-	descConnections = newDesc("kafka_server_socket_server_metrics_connection_count",
-		"Open client connections per listener (Kafka's socket-server-metrics connection-count).", "listener")
+	descConnections = newDesc("kafka_server_socket_server_metrics_connections",
+		"Open client connections per listener (Kafka's socket-server-metrics connection-count; not _count, which Prometheus keeps for histograms).", "listener")
 
 	descMessagesIn    = newDesc("kafka_server_brokertopicmetrics_messagesin_total", "Records appended by producers, per topic.", "topic")
 	descBytesIn       = newDesc("kafka_server_brokertopicmetrics_bytesin_total", "Record batch bytes appended by producers, per topic.", "topic")

@@ -150,7 +150,7 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 	// says why not while the logs recover.
 	var served atomic.Pointer[broker.Broker]
 	reg := observe.NewRegistry()
-	stopHTTP, err := startHTTP(f.http, reg, func() error {
+	httpAddr, stopHTTP, err := startHTTP(f.http, reg, func() error {
 		if b := served.Load(); b != nil {
 			return b.Ready()
 		}
@@ -176,7 +176,7 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 		b.Close()
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir)
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s%s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir, httpNote(httpAddr))
 	<-ctx.Done()
 	logger.Info("shutting down")
 	if err := b.Close(); err != nil {

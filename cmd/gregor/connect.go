@@ -75,7 +75,7 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 	if err != nil {
 		return err
 	}
-	stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
+	httpAddr, stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
 	if err != nil {
 		return err
 	}
@@ -118,8 +118,8 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 			return fmt.Errorf("connector %s: %w", c[runtime.NameConfig], err)
 		}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone ready on %s (REST API %s, %d connector(s), brokers %s)\n",
-		srv.Addr(), strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","))
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone ready on %s (REST API %s, %d connector(s), brokers %s%s)\n",
+		srv.Addr(), strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","), httpNote(httpAddr))
 	<-ctx.Done()
 	log.Info("shutting down: flushing and committing offsets")
 	return nil
@@ -169,7 +169,7 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string, hf h
 	if err != nil {
 		return err
 	}
-	stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
+	httpAddr, stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
 	if err != nil {
 		return err
 	}
@@ -200,8 +200,8 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string, hf h
 			log.Error("worker shutdown", "err", err)
 		}
 	}()
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed ready on %s (REST API http://%s, group %s, brokers %s)\n",
-		srv.Addr(), srv.Addr(), wc.Props[runtime.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed ready on %s (REST API http://%s, group %s, brokers %s%s)\n",
+		srv.Addr(), srv.Addr(), wc.Props[runtime.GroupIDConfig], strings.Join(wc.BootstrapServers, ","), httpNote(httpAddr))
 	<-ctx.Done()
 	log.Info("shutting down: leaving the group, flushing and committing offsets")
 	return nil

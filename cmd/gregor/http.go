@@ -37,19 +37,27 @@ func (h *httpFlags) address() string {
 }
 
 // startHTTP serves the process's metrics, health and profiler on the
-// --http address into reg (nothing when no address is given) and returns
-// what stops it. ready answers /readyz.
-func startHTTP(h httpFlags, reg *prometheus.Registry, ready func() error, log *slog.Logger) (stop func(), err error) {
-	addr := h.address()
-	if addr == "" {
-		return func() {}, nil
+// --http address from reg (nothing when no address is given) and returns
+// the address it listens on ("" when none) and what stops it. ready
+// answers /readyz.
+func startHTTP(h httpFlags, reg *prometheus.Registry, ready func() error, log *slog.Logger) (addr string, stop func(), err error) {
+	if h.address() == "" {
+		return "", func() {}, nil
 	}
-	srv, err := observe.Listen(observe.Config{Addr: addr, Registry: reg, Ready: ready, Logger: log})
+	srv, err := observe.Listen(observe.Config{Addr: h.address(), Registry: reg, Ready: ready, Logger: log})
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	log.Info("metrics, health and profiling on http://"+srv.Addr(), "metrics", "/metrics", "health", "/healthz", "ready", "/readyz", "pprof", "/debug/pprof/")
-	return func() { _ = srv.Close() }, nil
+	return srv.Addr(), func() { _ = srv.Close() }, nil
+}
+
+// httpNote is the part of a ready line that names the --http listener.
+func httpNote(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	return ", metrics http://" + addr + "/metrics"
 }
 
 // errRecovering is the readiness of a broker whose logs are still being

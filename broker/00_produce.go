@@ -109,6 +109,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 				// acks=all with the ISR below min.insync.replicas: refused
 				// before anything is appended.
 				sp.ErrorCode = kerr.NotEnoughReplicas.Code
+				t.metrics.failedProduce.Add(1)
 				if r.version >= 8 {
 					sp.ErrorMessage = kmsg.StringPtr(p.inSyncMessage())
 				}

@@ -86,6 +86,9 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			p := t.partition(rp.Partition)
+			if t != nil {
+				t.metrics.totalProduce.Add(1)
+			}
 			switch {
 			case !acksOK:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
@@ -106,6 +109,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 				// acks=all with the ISR below min.insync.replicas: refused
 				// before anything is appended.
 				sp.ErrorCode = kerr.NotEnoughReplicas.Code
+				t.metrics.failedProduce.Add(1)
 				if r.version >= 8 {
 					sp.ErrorMessage = kmsg.StringPtr(p.inSyncMessage())
 				}
@@ -127,6 +131,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 					}
 				}
 				if kErr != nil {
+					t.metrics.produceFailed(kErr, len(rp.Records))
 					sp.ErrorCode = kErr.Code
 					if msg != "" && r.version >= 8 {
 						sp.ErrorMessage = kmsg.StringPtr(msg)
@@ -191,6 +196,7 @@ func produceRefused(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code *
 // the transaction verifications of the request's batches.
 func (b *Broker) produceTo(p *partition, epoch int32, records []byte, version int16, req *kmsg.ProduceRequest, now time.Time, sp *kmsg.ProduceResponseTopicPartition, verdicts map[*partition]*kerr.Error) (int64, *kerr.Error, string) {
 	set := p.topic.settings.Load()
+	size := len(records) // as received, before any recompression
 	if len(records) > int(set.maxMessageBytes) {
 		return 0, kerr.MessageTooLarge, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(records), set.maxMessageBytes)
 	}
@@ -269,6 +275,8 @@ func (b *Broker) produceTo(p *partition, epoch int32, records []byte, version in
 	}
 	if !res.Duplicate { // a duplicate wrote nothing, so proves nothing about the disk
 		b.dirHealth.accepted()
+		p.topic.metrics.messagesIn.Add(uint64(h.RecordCount))
+		p.topic.metrics.bytesIn.Add(uint64(size))
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogStartOffset = res.LogStartOffset

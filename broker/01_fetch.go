@@ -52,6 +52,21 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		return b.handleReplicaFetch(r, req, replica) // replica_fetch.go
 	}
+	r.conn.fetchTally = r.conn.fetchTally[:0]
+	resp, err := b.handleClientFetch(r, req)
+	// Count what the answer carries, once: a long poll reads its
+	// partitions more than once (metrics.go).
+	for i, ft := range r.conn.fetchTally {
+		ft.t.metrics.totalFetch.Add(1)
+		ft.t.metrics.bytesOut.Add(uint64(ft.n))
+		r.conn.fetchTally[i] = fetchTally{}
+	}
+	return resp, err
+}
+
+// handleClientFetch answers a consumer's fetch, long-polling until it has
+// MinBytes or MaxWaitMillis passes.
+func (b *Broker) handleClientFetch(r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	if lim := r.conn.maxFetchBytesForQuota(r.clientID); lim > 0 && req.MaxBytes > lim {
 		req.MaxBytes = lim // consumer_byte_rate bounds one response too (quotas.go)
 	}
@@ -147,6 +162,7 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 	total := 0
 	ready := false
 	readCommitted := req.IsolationLevel == 1
+	r.conn.fetchTally = r.conn.fetchTally[:0] // this read's answer replaces the previous one's
 	var st *kmsg.FetchResponseTopic
 	readable := r.topicAuthorizer(kmsg.ACLOperationRead) // authorize.go
 	denied := 0
@@ -198,9 +214,13 @@ func (b *Broker) fetchOnce(r *request, req *kmsg.FetchRequest, plan fetchPlan) (
 		default:
 			n, failed := b.fetchPartitionData(p, it, &sp, &arena, budget, total == 0, readCommitted)
 			if failed {
+				if sp.ErrorCode == kerr.UnknownServerError.Code {
+					t.metrics.failedFetch.Add(1)
+				}
 				ready = true
 				break
 			}
+			r.conn.fetchTally = append(r.conn.fetchTally, fetchTally{t: t, n: n})
 			total += n
 			budget -= int64(n)
 		}

@@ -91,6 +91,8 @@ type Broker struct {
 	quotas *quotaManager
 	// ctrlSec is the controller listeners' TLS (controller_security.go).
 	ctrlSec controllerSecurity
+	// metrics are the hot-path counters of the Prometheus metrics (metrics.go).
+	metrics *brokerMetrics
 
 	lnMu      sync.Mutex
 	listeners []*boundListener
@@ -146,6 +148,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		ctrlClient:    newControllerClient(cfg.Cluster.Voters),
 		scramSecret:   newSecret(),
 		quotas:        newQuotaManager(cfg),
+		metrics:       newBrokerMetrics(),
 	}
 	if err := b.openSecurity(); err != nil {
 		return nil, err
@@ -165,6 +168,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 	}()
 	logs, err := blog.OpenManager(cfg.DataDir, b.cleanerOptions(blog.Options{ // log_cleaner.go
 		FS:                     o.logFS,
+		OnFlush:                b.metrics.observeFlush,
 		Logger:                 o.logger,
 		RetentionCheckInterval: cfg.RetentionCheckEvery,
 		CheckpointInterval:     time.Duration(b.brokerIntSetting("log.flush.offset.checkpoint.interval.ms", 60000)) * time.Millisecond,

@@ -47,6 +47,9 @@ type request struct {
 	// UNSUPPORTED_VERSION for every partition instead of closing the
 	// connection.
 	oldRecords bool
+	// received is when the request was decoded (its total time starts
+	// there, metrics.go).
+	received time.Time
 }
 
 // conn serves one client connection: a reader goroutine decodes frames into
@@ -78,6 +81,9 @@ type conn struct {
 	// reused by the next fetch once the response is written (owned by the
 	// serving goroutine).
 	fetchArena []byte
+	// fetchTally is what the fetch being answered read, per partition
+	// (01_fetch.go; owned by the serving goroutine).
+	fetchTally []fetchTally
 }
 
 func newConn(b *Broker, nc net.Conn, listener string) *conn {
@@ -121,11 +127,16 @@ func (c *conn) serve() {
 	defer func() {
 		c.close() // unblocks the reader
 		wg.Wait()
+		for range queue { // closed by the reader: requests never served leave the queue count
+			c.b.metrics.queued.Add(-1)
+		}
 	}()
 
 	w := bufio.NewWriterSize(c.nc, 64<<10)
 	var buf []byte
+	metrics := c.b.metrics
 	for r := range queue {
+		metrics.queued.Add(-1)
 		if !c.waitMuted() {
 			return
 		}
@@ -135,9 +146,11 @@ func (c *conn) serve() {
 			c.b.logger.Warn("closing connection", "remote", c.remote, "api", kmsg.NameForKey(r.key), "version", r.version, "err", err)
 			return
 		}
-		throttle := c.quotaThrottle(r, resp, time.Since(start)) // quotas.go
+		worked := time.Since(start)
+		throttle := c.quotaThrottle(r, resp, worked) // quotas.go
 		if resp == nil {
 			c.mute(throttle) // acks=0 produce: no response, the mute alone throttles
+			metrics.requestDone(r, time.Since(r.received), worked-r.parked)
 			continue
 		}
 		if throttle = c.setThrottle(resp, throttle); throttle > 0 {
@@ -151,6 +164,10 @@ func (c *conn) serve() {
 		buf = appendResponse(buf[:0], r, resp)
 		if _, err := w.Write(buf); err != nil {
 			return
+		}
+		metrics.requestDone(r, time.Since(r.received), worked-r.parked)
+		if r.key <= 1 {
+			metrics.throttled(r.key, throttle)
 		}
 		if len(queue) == 0 || throttle > 0 {
 			if err := w.Flush(); err != nil {
@@ -257,10 +274,12 @@ func (c *conn) readLoop(br *bufio.Reader, queue chan<- *request) {
 			c.close()
 			return
 		}
-		r.conn, r.size = c, len(frame)+4
+		r.conn, r.size, r.received = c, len(frame)+4, time.Now()
+		c.b.metrics.queued.Add(1)
 		select {
 		case queue <- r:
 		case <-c.done:
+			c.b.metrics.queued.Add(-1)
 			return
 		}
 	}

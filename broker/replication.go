@@ -323,6 +323,7 @@ func (b *Broker) proposeISR(p *partition, isr []int32, why string) {
 			b.logger.Debug("ISR change refused", "topic", p.topic.name, "partition", p.index, "isr", isr, "why", why, "err", err)
 			return
 		}
+		b.metrics.isrChanged(old, isr)
 		b.logger.Info("ISR changed", "topic", p.topic.name, "partition", p.index, "from", old, "to", isr, "why", why)
 	}()
 }

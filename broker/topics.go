@@ -32,6 +32,8 @@ type topic struct {
 	settings  atomic.Pointer[topicSettings]
 	// dynamic are the topic's dynamic configs (guarded by Broker.mu).
 	dynamic map[string]string
+	// metrics are its BrokerTopicMetrics counters (metrics.go).
+	metrics topicMetrics
 }
 
 // allPartitions returns the topic's partitions by index, nil where this

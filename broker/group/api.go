@@ -313,3 +313,44 @@ func (c *Coordinator) DeleteOffsets(group string, tps []TopicPartition) (*kerr.E
 // OffsetsRetention is offsets.retention.minutes, for the explicit expiry
 // of OffsetCommit v1-v4.
 func (c *Coordinator) OffsetsRetention() time.Duration { return c.cfg.OffsetsRetention }
+
+// GroupOffsets is one group's committed offsets and member count, as
+// AllCommittedOffsets reports them.
+type GroupOffsets struct {
+	Group   string
+	Members int
+	Offsets []FetchedOffset
+}
+
+// AllCommittedOffsets returns the committed offsets of every group this
+// coordinator has loaded (nothing while it is inactive or closed), for
+// metrics: it takes each group's lock in turn, never two at once, and
+// never Coordinator.mu while holding one.
+func (c *Coordinator) AllCommittedOffsets() []GroupOffsets {
+	c.mu.Lock()
+	if c.closed || !c.active {
+		c.mu.Unlock()
+		return nil
+	}
+	es := make([]*entry, 0, len(c.groups))
+	for _, e := range c.groups {
+		es = append(es, e)
+	}
+	c.mu.Unlock()
+	var out []GroupOffsets
+	for _, e := range es {
+		e.mu.Lock()
+		if e.gone || e.g.State() == Dead {
+			e.mu.Unlock()
+			continue
+		}
+		g := GroupOffsets{Group: e.g.ID(), Members: len(e.g.Describe().Members)}
+		tps, os := e.g.CommittedOffsets()
+		for i, tp := range tps {
+			g.Offsets = append(g.Offsets, FetchedOffset{TopicPartition: tp, Offset: os[i], Found: true})
+		}
+		e.mu.Unlock()
+		out = append(out, g)
+	}
+	return out
+}

@@ -135,6 +135,10 @@ type Options struct {
 	// CleanerIOBufferSize is log.cleaner.io.buffer.size: the read buffer
 	// of a cleaner thread (default 1 MiB; grown for bigger batches).
 	CleanerIOBufferSize int
+	// OnFlush, when set, is called after each successful fsync of a log
+	// with how long it took (the broker's flush-time metric). It must be
+	// cheap and safe for concurrent use.
+	OnFlush func(time.Duration)
 }
 
 func (o Options) withDefaults() Options {

@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"os"
+	"time"
 )
 
 // Sync returns once every record below offset upto is fsynced, together
@@ -73,7 +74,11 @@ func (l *Log) flushOnce() error {
 	l.unflushed = 0
 	l.mu.Unlock()
 
+	start := time.Now()
 	err := l.fsyncSegments(dirty, indexDirty, dirDirty)
+	if err == nil && l.opts.OnFlush != nil {
+		l.opts.OnFlush(time.Since(start))
+	}
 
 	l.mu.Lock()
 	if err != nil {

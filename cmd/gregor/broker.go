@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gregorhq/gregor/broker"
+	"github.com/gregorhq/gregor/internal/observe"
 )
 
 type brokerFlags struct {
@@ -23,7 +25,7 @@ type brokerFlags struct {
 	set        []string
 	flush      string
 	logLevel   string
-	debugAddr  string
+	http       httpFlags
 }
 
 func newBrokerCommand() *cobra.Command {
@@ -57,6 +59,9 @@ roles in one process); see the last example and README's "Running a cluster".`,
   # a server.properties file, with one setting overridden
   gregor broker --config server.properties --set log.retention.hours=24
 
+  # Prometheus metrics, /healthz, /readyz and pprof on port 9644
+  gregor broker --http 127.0.0.1:9644
+
   # node 1 of a three-node cluster (start nodes 2 and 3 likewise)
   gregor broker --data-dir data-1 --set node.id=1 \
     --listen PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193 \
@@ -76,7 +81,7 @@ roles in one process); see the last example and README's "Running a cluster".`,
 	fl.StringArrayVar(&f.set, "set", nil, "set a server.properties value, key=value (repeatable)")
 	fl.StringVar(&f.flush, "flush", "", "flush policy: os (default) or durable (fsync before acknowledging)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fl.StringVar(&f.debugAddr, "debug-addr", "", debugAddrUsage)
+	f.http.add(fl)
 	return cmd
 }
 
@@ -141,19 +146,37 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 	if err != nil {
 		return err
 	}
+	// The HTTP listener comes up first, so /healthz answers and /readyz
+	// says why not while the logs recover.
+	var served atomic.Pointer[broker.Broker]
+	reg := observe.NewRegistry()
+	httpAddr, stopHTTP, err := startHTTP(f.http, reg, func() error {
+		if b := served.Load(); b != nil {
+			return b.Ready()
+		}
+		return errRecovering
+	}, logger)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	b, err := broker.New(cfg, broker.WithLogger(logger))
 	if err != nil {
 		return err
 	}
+	if err := reg.Register(b.Metrics()); err != nil {
+		b.Close()
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	served.Store(b)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	defer startDebugServer(f.debugAddr, logger)()
 	b.Start()
 	if err := waitBrokerReady(ctx, b, logger); err != nil {
 		b.Close()
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir)
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s%s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir, httpNote(httpAddr))
 	<-ctx.Done()
 	logger.Info("shutting down")
 	if err := b.Close(); err != nil {

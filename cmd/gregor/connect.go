@@ -17,6 +17,7 @@ import (
 	"github.com/gregorhq/gregor/connect/runtime"
 	"github.com/gregorhq/gregor/connect/runtime/rest"
 	_ "github.com/gregorhq/gregor/connect/transforms" // registers the transformations
+	"github.com/gregorhq/gregor/internal/observe"
 )
 
 func newConnectCommand() *cobra.Command {
@@ -42,7 +43,8 @@ into gregor: FileStreamSource, FileStreamSink and Datagen (see
 }
 
 func newConnectStandaloneCommand() *cobra.Command {
-	var logLevel, debugAddr string
+	var logLevel string
+	var hf httpFlags
 	cmd := &cobra.Command{
 		Use:   "standalone worker.properties [connector.properties|connector.json ...]",
 		Short: "Run a standalone worker with the given connectors",
@@ -60,20 +62,24 @@ the worker cleanly: sinks flush, offsets are committed.`,
   curl -s localhost:8083/connectors?expand=status`,
 		Args: minArgs(1, "a worker.properties file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runConnectStandalone(cmd, args[0], args[1:], logLevel, debugAddr)
+			return runConnectStandalone(cmd, args[0], args[1:], logLevel, hf)
 		},
 	}
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	cmd.Flags().StringVar(&debugAddr, "debug-addr", "", debugAddrUsage)
+	hf.add(cmd.Flags())
 	return cmd
 }
 
-func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles []string, logLevel, debugAddr string) error {
+func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles []string, logLevel string, hf httpFlags) error {
 	loggers, log, wc, err := loadConnectWorker(cmd, workerFile, logLevel)
 	if err != nil {
 		return err
 	}
-	defer startDebugServer(debugAddr, log)()
+	httpAddr, stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	var configs []map[string]string
 	for _, f := range connectorFiles {
 		c, err := readConnectorFile(f)
@@ -112,15 +118,16 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 			return fmt.Errorf("connector %s: %w", c[runtime.NameConfig], err)
 		}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone ready on %s (REST API %s, %d connector(s), brokers %s)\n",
-		srv.Addr(), strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","))
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect standalone ready on %s (REST API %s, %d connector(s), brokers %s%s)\n",
+		srv.Addr(), strings.Join(listening, ","), len(configs), strings.Join(wc.BootstrapServers, ","), httpNote(httpAddr))
 	<-ctx.Done()
 	log.Info("shutting down: flushing and committing offsets")
 	return nil
 }
 
 func newConnectDistributedCommand() *cobra.Command {
-	var logLevel, debugAddr string
+	var logLevel string
+	var hf httpFlags
 	cmd := &cobra.Command{
 		Use:   "distributed worker.properties",
 		Short: "Run a distributed worker that shares connectors with its group",
@@ -146,15 +153,15 @@ any worker are forwarded to the leader, and answered 409 during a rebalance.`,
   gregor connect distributed worker.properties`,
 		Args: minArgs(1, "a worker.properties file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runConnectDistributed(cmd, args[0], logLevel, debugAddr)
+			return runConnectDistributed(cmd, args[0], logLevel, hf)
 		},
 	}
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	cmd.Flags().StringVar(&debugAddr, "debug-addr", "", debugAddrUsage)
+	hf.add(cmd.Flags())
 	return cmd
 }
 
-func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel, debugAddr string) error {
+func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string, hf httpFlags) error {
 	if len(cmd.Flags().Args()) > 1 {
 		return usagef("distributed workers take connectors over the REST API, not as files")
 	}
@@ -162,7 +169,11 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel, debugAddr s
 	if err != nil {
 		return err
 	}
-	defer startDebugServer(debugAddr, log)()
+	httpAddr, stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	ctx := cmdContext(cmd)
 	d, err := runtime.NewDistributed(ctx, wc, runtime.Options{Logger: log})
 	if err != nil {
@@ -189,8 +200,8 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel, debugAddr s
 			log.Error("worker shutdown", "err", err)
 		}
 	}()
-	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed ready on %s (REST API http://%s, group %s, brokers %s)\n",
-		srv.Addr(), srv.Addr(), wc.Props[runtime.GroupIDConfig], strings.Join(wc.BootstrapServers, ","))
+	fmt.Fprintf(cmd.OutOrStdout(), "gregor connect distributed ready on %s (REST API http://%s, group %s, brokers %s%s)\n",
+		srv.Addr(), srv.Addr(), wc.Props[runtime.GroupIDConfig], strings.Join(wc.BootstrapServers, ","), httpNote(httpAddr))
 	<-ctx.Done()
 	log.Info("shutting down: leaving the group, flushing and committing offsets")
 	return nil

@@ -52,7 +52,7 @@ func startWorker(ctx context.Context, bin, dir, brokers string) (*worker, error)
 	w := &worker{}
 	if *profile != "" {
 		w.debugAddr = freeAddr()
-		args = append(args, "--debug-addr", w.debugAddr)
+		args = append(args, "--http", w.debugAddr)
 	}
 	p, err := integration.Start(ctx, bin, args...)
 	if err != nil {

@@ -67,7 +67,9 @@ type App struct {
 	errMu sync.Mutex // guards err
 	err   error
 	crash atomic.Bool
-	done  chan struct{}
+	// started is set once Start has set ctx and processID, which the metrics read.
+	started atomic.Bool
+	done    chan struct{}
 }
 
 // New prepares an App for topo; Start runs it.
@@ -128,6 +130,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pctx = context.WithoutCancel(a.ctx)
+	a.started.Store(true)
 	abort := func(err error) error {
 		a.cancel()
 		a.restoreCl.Close()

@@ -67,7 +67,8 @@ type App struct {
 	errMu sync.Mutex // guards err
 	err   error
 	crash atomic.Bool
-	// started is set once Start has set ctx and processID, which the metrics read.
+	// started is set once Start has succeeded; ctx and processID, which the metrics
+	// read, are set by then.
 	started atomic.Bool
 	done    chan struct{}
 }
@@ -130,7 +131,6 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pctx = context.WithoutCancel(a.ctx)
-	a.started.Store(true)
 	abort := func(err error) error {
 		a.cancel()
 		a.restoreCl.Close()
@@ -161,6 +161,7 @@ func (a *App) Start(ctx context.Context) error {
 		return abort(fmt.Errorf("streams: client: %w", err))
 	}
 	a.setClient(cl)
+	a.started.Store(true)
 	if a.standby != nil {
 		go a.standby.run()
 	}

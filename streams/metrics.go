@@ -126,7 +126,9 @@ func (c appCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(tk.dropped.Load()), thread, id)
 		for _, s := range tk.restoring.snapshot() {
 			ch <- prometheus.MustNewConstMetric(descRestoreTotal, prometheus.CounterValue, float64(s.restored), thread, id, s.store)
-			ch <- prometheus.MustNewConstMetric(descRestoreRemaining, prometheus.GaugeValue, float64(s.remaining), thread, id, s.store)
+			// Kafka's name ends in _total, which Prometheus keeps for counters: untyped,
+			// as the JMX exporter exports it.
+			ch <- prometheus.MustNewConstMetric(descRestoreRemaining, prometheus.UntypedValue, float64(s.remaining), thread, id, s.store)
 		}
 	}
 	for i := range active {

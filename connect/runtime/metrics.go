@@ -188,8 +188,10 @@ func (c workerCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	h.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(descConnectorCount, prometheus.GaugeValue, float64(connectors))
-	ch <- prometheus.MustNewConstMetric(descTaskCount, prometheus.GaugeValue, float64(running))
+	// Kafka's names of these gauges end in _count, which Prometheus keeps for histograms
+	// and summaries: they are untyped, as the JMX exporter exports them.
+	ch <- prometheus.MustNewConstMetric(descConnectorCount, prometheus.UntypedValue, float64(connectors))
+	ch <- prometheus.MustNewConstMetric(descTaskCount, prometheus.UntypedValue, float64(running))
 
 	// Statuses of what this worker runs, from the status store.
 	ctx := context.Background()
@@ -214,9 +216,9 @@ func (c workerCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		for state, d := range descTaskCounts {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(counts[state]), name)
+			ch <- prometheus.MustNewConstMetric(d, prometheus.UntypedValue, float64(counts[state]), name)
 		}
-		ch <- prometheus.MustNewConstMetric(descTotalTaskCount, prometheus.GaugeValue, float64(total), name)
+		ch <- prometheus.MustNewConstMetric(descTotalTaskCount, prometheus.UntypedValue, float64(total), name)
 	}
 
 	for _, t := range tasks {
@@ -272,7 +274,7 @@ func collectTask(ch chan<- prometheus.Metric, t runningTask) {
 		counter(descPollTotal, m.pollTotal.Load())
 		counter(descWriteTotal, m.writeTotal.Load())
 		hist(descPollTime, &m.pollTime)
-		gauge(descActive, float64(m.active.Load()))
+		ch <- prometheus.MustNewConstMetric(descActive, prometheus.UntypedValue, float64(m.active.Load()), l...) // _count: untyped, as above
 	case connect.PluginSink:
 		counter(descReadTotal, m.readTotal.Load())
 		counter(descSendTotal, m.sendTotal.Load())

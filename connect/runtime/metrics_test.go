@@ -13,7 +13,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gregorhq/gregor/connect/internal/connecttest"
+	"github.com/gregorhq/gregor/connect/runtime"
 	"github.com/gregorhq/gregor/internal/promtest"
+)
+
+// Both herders have the worker's collector.
+var (
+	_ func(*runtime.Standalone) prometheus.Collector  = (*runtime.Standalone).Collector
+	_ func(*runtime.Distributed) prometheus.Collector = (*runtime.Distributed).Collector
 )
 
 func workerRegistry(t *testing.T, c prometheus.Collector) *prometheus.Registry {

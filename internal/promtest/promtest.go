@@ -9,18 +9,29 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 )
 
-// Text renders c's metrics in the Prometheus text exposition format.
+// Text renders c's metrics in the Prometheus text exposition format, gathered through a
+// pedantic registry (which also checks c's metrics against its descriptions).
 func Text(t testing.TB, c prometheus.Collector) []byte {
 	t.Helper()
-	out, err := testutil.CollectAndFormat(c, expfmt.TypeTextPlain)
-	if err != nil {
-		t.Fatalf("render metrics: %v", err)
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatalf("register collector: %v", err)
 	}
-	return out
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	var out bytes.Buffer
+	enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatalf("render metrics: %v", err)
+		}
+	}
+	return out.Bytes()
 }
 
 // CheckMetrics runs `promtool check metrics` (Debian's prometheus package) on c's
@@ -29,12 +40,18 @@ func Text(t testing.TB, c prometheus.Collector) []byte {
 func CheckMetrics(t testing.TB, c prometheus.Collector) {
 	t.Helper()
 	text := Text(t, c)
+	if len(text) == 0 {
+		t.Fatalf("promtool check metrics: the collector has no metrics")
+		return
+	}
 	path, err := exec.LookPath("promtool")
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("promtool not installed (CI installs Debian's prometheus package)")
+			return
 		}
 		t.Skip("promtool not installed (apt-get install prometheus; CI installs it)")
+		return
 	}
 	cmd := exec.Command(path, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(text)

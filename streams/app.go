@@ -67,7 +67,10 @@ type App struct {
 	errMu sync.Mutex // guards err
 	err   error
 	crash atomic.Bool
-	done  chan struct{}
+	// started is set once Start has succeeded; ctx and processID, which the metrics
+	// read, are set by then.
+	started atomic.Bool
+	done    chan struct{}
 }
 
 // New prepares an App for topo; Start runs it.
@@ -158,6 +161,7 @@ func (a *App) Start(ctx context.Context) error {
 		return abort(fmt.Errorf("streams: client: %w", err))
 	}
 	a.setClient(cl)
+	a.started.Store(true)
 	if a.standby != nil {
 		go a.standby.run()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregorhq/gregor/internal/latency"
 	"github.com/gregorhq/gregor/state"
 )
 
@@ -50,6 +51,9 @@ type committer struct {
 	// transientSince is when the commits began failing on transient client-side
 	// errors (transient); zero after a commit that succeeds. Guarded by mu.
 	transientSince time.Time
+
+	// latency times the commit loop's commits (metrics.go).
+	latency latency.Histogram
 }
 
 func newCommitter(a *App, eos bool) *committer {
@@ -82,6 +86,8 @@ func (c *committer) send(topic string, partition int32, key, value []byte, ts in
 func (c *committer) commit() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	start := time.Now()
+	defer func() { c.latency.Observe(time.Since(start)) }()
 	if c.eos {
 		// A transaction, once ending, ends: a commit that runs into Close completes.
 		return c.commitEOS(c.a.pctx, nil)

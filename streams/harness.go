@@ -196,7 +196,7 @@ func (h *Harness) Output(topic string) []ProducedRecord {
 func (h *Harness) DroppedRecords() int64 {
 	var n int64
 	for _, tk := range h.tasks {
-		n += tk.dropped
+		n += tk.dropped.Load()
 	}
 	return n
 }

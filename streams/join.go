@@ -67,7 +67,7 @@ func derivedGetter[K, V, V2 any](parent Table[K, V], f func(k K, c Change[V]) (C
 // dropRecord counts and logs a record a processor skips, as Kafka Streams' dropped-records
 // sensor does.
 func (t *task) dropRecord(node, reason string) {
-	t.dropped++
+	t.dropped.Add(1)
 	attrs := []any{"processor", node, "reason", reason}
 	if t.cur != nil {
 		attrs = append(attrs, "topic", t.cur.Topic, "partition", t.cur.Partition, "offset", t.cur.Offset)

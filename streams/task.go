@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 
+	"github.com/gregorhq/gregor/internal/latency"
 	"github.com/gregorhq/gregor/state"
 )
 
@@ -70,17 +72,32 @@ type task struct {
 	closed     bool
 	worker     int           // index of the stream thread that owns the task
 	gen        int64         // taskManager.abortGen when the task was made
-	dropped    int64         // records processors skipped (null keys, late records, ...)
 	order      []*taskSource // the sources by topic, for processBuffered
+
+	// Metrics (metrics.go), read at scrape time by other goroutines: dropped counts
+	// records skipped (null keys, late or unparseable records, ...); processed counts
+	// records processed, by the thread only, and published into procLat a batch at a
+	// time (observeProcess); ready is set once init has restored the stores.
+	dropped   atomic.Int64
+	processed uint64
+	published uint64
+	procLat   latency.Histogram
+	restoring restoreProgress
+	ready     atomic.Bool
 }
 
 func newTask(cfg taskConfig) *task {
 	sub := cfg.topo.subs[cfg.id.Subtopology]
-	return &task{
+	t := &task{
 		cfg: cfg, id: cfg.id, sub: sub, stores: map[string]any{}, memo: map[*gnode]any{},
 		sources: map[string]*taskSource{}, streamTime: -1, curTs: -1,
 		logger: cfg.logger.With("task", cfg.id.String()),
 	}
+	// The task's restore progress is tracked for its metrics, and passed on to the
+	// application's listener.
+	t.restoring.next = cfg.restore
+	t.cfg.restore = &t.restoring
+	return t
 }
 
 // topicName resolves a topic name of the topology: internal topics get the
@@ -205,9 +222,11 @@ func (t *task) process(r *ConsumedRecord) error {
 // processFrom runs r, a record of src's topic, through the task.
 func (t *task) processFrom(src *taskSource, r *ConsumedRecord) error {
 	src.partition, src.next = r.Partition, r.Offset+1
+	t.processed++
 	pt := src.partTime
 	ts := src.tsx(*r, pt)
 	if ts < 0 {
+		t.dropped.Add(1)
 		t.logger.Warn("streams: skipping record with negative timestamp", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "timestamp", ts)
 		return nil
 	}
@@ -235,6 +254,7 @@ func (t *task) deserializationError(r *ConsumedRecord, err error) error {
 		h = LogAndFail
 	}
 	if h(*r, err) == DeserializationContinue {
+		t.dropped.Add(1)
 		t.logger.Warn("streams: skipping record that failed to deserialize", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 		return nil
 	}

@@ -44,6 +44,10 @@ type taskManager struct {
 	// wake cancels the poll loop's current poll, so that it re-creates the dropped
 	// tasks without waiting for records.
 	wake atomic.Pointer[context.CancelFunc]
+	// lag is each fetched partition's lag in its latest fetch (metrics.go), guarded by
+	// mu; assigned is set by the first assignment.
+	lag      map[state.TopicPartition]int64
+	assigned atomic.Bool
 }
 
 func newTaskManager(a *App, c *committer) *taskManager {
@@ -85,6 +89,7 @@ func (m *taskManager) newTask(id TaskID, w int) *task {
 
 func (m *taskManager) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	m.a.setClient(cl)
+	m.assigned.Store(true)
 	m.mu.Lock()
 	if m.stopping {
 		m.mu.Unlock()
@@ -136,6 +141,7 @@ func (m *taskManager) takeTasks(parts map[string][]int32) []*task {
 	for topic, ps := range parts {
 		for _, p := range ps {
 			delete(m.owned, state.TopicPartition{Topic: topic, Partition: p})
+			delete(m.lag, state.TopicPartition{Topic: topic, Partition: p})
 			tk := m.byTP[state.TopicPartition{Topic: topic, Partition: p}]
 			if tk == nil || m.tasks[tk.id] != tk {
 				continue
@@ -164,6 +170,7 @@ func (m *taskManager) takeAll() []*task {
 	}
 	clear(m.tasks)
 	clear(m.byTP)
+	clear(m.lag)
 	return all
 }
 
@@ -208,8 +215,16 @@ func (m *taskManager) dispatch(fetches kgo.Fetches) {
 		if len(p.Records) == 0 {
 			return
 		}
+		tp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+		end := p.HighWatermark
+		if m.a.eos {
+			end = p.LastStableOffset
+		}
 		m.mu.Lock()
-		tk := m.byTP[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}]
+		tk := m.byTP[tp]
+		if tk != nil {
+			m.recordLagLocked(tp, end, p.Records[len(p.Records)-1].Offset)
+		}
 		m.mu.Unlock()
 		if tk != nil {
 			if batches[tk] == nil {

@@ -175,7 +175,7 @@ type winAgg[A any] struct {
 // dropLate counts and logs (at debug level) a record that came too late for its
 // window, as Kafka Streams' dropped-records sensor does.
 func dropLate(tc *task, node string, w Window, ts, closeTime, streamTime int64) {
-	tc.dropped++
+	tc.dropped.Add(1)
 	attrs := []any{"processor", node, "window", w.String(), "timestamp", ts, "expiration", closeTime, "streamTime", streamTime}
 	if tc.cur != nil {
 		attrs = append(attrs, "topic", tc.cur.Topic, "partition", tc.cur.Partition, "offset", tc.cur.Offset)

@@ -138,7 +138,10 @@ func (w *worker) run() {
 			now := time.Now().UnixMilli()
 			for tk := range w.tasks {
 				if tk.hasBuffered() {
-					if err := tk.processBuffered(now); err != nil {
+					start := time.Now()
+					err := tk.processBuffered(now)
+					tk.observeProcess(start)
+					if err != nil {
 						w.taskFailed(err)
 					}
 				}
@@ -167,6 +170,7 @@ func (r *initRequest) serve(w *worker) {
 		_, _ = r.tk.close(context.Background(), false)
 		return
 	}
+	r.tk.ready.Store(true)
 	w.tasks[r.tk] = true
 }
 
@@ -175,13 +179,15 @@ func (r *recordsRequest) serve(w *worker) {
 	if !w.tasks[tk] || tk.closed {
 		return // revoked, or failed to initialize: the next owner reprocesses
 	}
+	start := time.Now()
+	defer tk.observeProcess(start)
 	for _, b := range r.batches {
 		if err := tk.addBatch(b); err != nil {
 			w.a.fail(err)
 			return
 		}
 	}
-	if err := tk.processBuffered(time.Now().UnixMilli()); err != nil {
+	if err := tk.processBuffered(start.UnixMilli()); err != nil {
 		w.taskFailed(err)
 	}
 }

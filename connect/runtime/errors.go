@@ -103,7 +103,8 @@ type errorHandler struct {
 	dlqHeaders   bool
 	dlqReady     bool
 	producer     dlqClient // set by the sink task once its client exists
-	total        int       // records that failed and were tolerated
+	m            *taskMetrics
+	total        int // records that failed and were tolerated
 
 	mu sync.Mutex // guards total for readers outside the task goroutine
 }
@@ -123,7 +124,7 @@ func newErrorHandler(h *Worker, id TaskID, cfg map[string]string) *errorHandler 
 		return time.Duration(n) * time.Millisecond
 	}
 	rf, _ := strconv.Atoi(get(DLQTopicReplicationFactorConfig, "1"))
-	return &errorHandler{h: h, id: id,
+	return &errorHandler{h: h, id: id, m: &taskMetrics{},
 		tolerateAll:  strings.EqualFold(get(ErrorsToleranceConfig, "none"), "all"),
 		retryTimeout: ms(ErrorsRetryTimeoutConfig, "0"),
 		maxDelay:     ms(ErrorsRetryMaxDelayConfig, strconv.Itoa(defaultErrorsRetryMaxDelayMillis)),
@@ -162,6 +163,9 @@ func (e *errorHandler) retryFrom(ctx context.Context, start time.Time, err error
 	deadline := start.Add(e.retryTimeout)
 	delay := initialErrorRetryDelay
 	for {
+		if err != nil {
+			e.m.recordFailures.Add(1)
+		}
 		if err == nil || !errors.Is(err, connect.ErrRetriable) || e.retryTimeout == 0 {
 			return err
 		}
@@ -181,6 +185,7 @@ func (e *errorHandler) retryFrom(ctx context.Context, start time.Time, err error
 			return err
 		}
 		delay *= 2
+		e.m.retries.Add(1)
 		err = safeCall(op)
 	}
 }
@@ -210,10 +215,13 @@ func (e *errorHandler) outcome(ctx context.Context, stage Stage, class string, k
 		class = te.Class
 	}
 	pe := &processingError{stage: stage, class: class, err: err}
+	e.m.recordErrors.Add(1)
+	e.m.lastErrorMs.Store(time.Now().UnixMilli())
 	e.report(ctx, pe, kr, what)
 	if !e.tolerateAll {
 		return false, fmt.Errorf("Tolerance exceeded in error handler: %w", pe)
 	}
+	e.m.recordsSkipped.Add(1)
 	e.mu.Lock()
 	e.total++
 	e.mu.Unlock()
@@ -233,13 +241,16 @@ func (e *errorHandler) report(ctx context.Context, pe *processingError, kr *kgo.
 			attrs = append(attrs, "record", what())
 		}
 		log.Error("Error encountered in task", attrs...)
+		e.m.errorsLogged.Add(1)
 	} else if !e.tolerateAll {
 		log.Warn("record processing failed", "connector", e.id.Connector, "task", e.id.Task, "stage", string(pe.stage), "err", pe.err)
 	}
 	if kr == nil || e.dlqTopic == "" {
 		return
 	}
+	e.m.dlqRequests.Add(1)
 	if err := e.sendToDLQ(ctx, pe, kr); err != nil {
+		e.m.dlqFailures.Add(1)
 		log.Error("could not write to the dead letter queue", "connector", e.id.Connector, "topic", e.dlqTopic, "err", err)
 	}
 }

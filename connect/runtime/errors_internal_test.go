@@ -27,7 +27,7 @@ func TestErrorHandlerRetry(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := &errorHandler{retryTimeout: c.timeout, maxDelay: time.Millisecond}
+			e := &errorHandler{retryTimeout: c.timeout, maxDelay: time.Millisecond, m: &taskMetrics{}}
 			calls := 0
 			err := e.retry(context.Background(), func() error {
 				calls++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gregorhq/gregor/connect"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -91,9 +92,11 @@ func (w *sinkWork) process(ctx context.Context, fetches kgo.Fetches, maxRecs int
 		}
 		w.h.log.Warn("fetch error", "connector", w.id.Connector, "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 	}
-	if fetches.NumRecords() == 0 {
+	n := fetches.NumRecords()
+	if n == 0 {
 		return nil
 	}
+	w.m.readTotal.Add(int64(n))
 	// Once delivered, the records go back to the client's pool: Put has
 	// returned, the converters copied what they keep, and every other use
 	// (offsets, the dead letter queue) is over by then.
@@ -180,8 +183,12 @@ func (w *sinkWork) deliver(ctx context.Context, c convertedChunk) (map[connect.T
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		err := safeCall(func() error { return w.task.Put(c.batch) })
+		w.m.putTime.Observe(time.Since(start))
 		if err == nil {
+			w.m.sendTotal.Add(int64(len(c.batch)))
+			w.m.batch(len(c.batch))
 			break
 		}
 		if !errors.Is(err, connect.ErrRetriable) {

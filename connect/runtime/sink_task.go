@@ -29,6 +29,7 @@ var fetchedRecords kgopool.Records
 type sinkWork struct {
 	h        *Worker
 	id       TaskID
+	m        *taskMetrics
 	task     connect.SinkTask
 	connCfg  map[string]string
 	taskCfg  map[string]string
@@ -269,7 +270,9 @@ func (w *sinkWork) flushAndCommitLocked() error {
 	if len(changed) == 0 {
 		return nil
 	}
+	start := time.Now()
 	if err := safeCall(func() error { return w.task.Flush(maps.Clone(w.current)) }); err != nil {
+		w.m.commit(start, err)
 		return fmt.Errorf("flush: %w", err)
 	}
 	commit := map[string]map[int32]kgo.EpochOffset{}
@@ -295,6 +298,7 @@ func (w *sinkWork) flushAndCommitLocked() error {
 			}
 		}
 	})
+	w.m.commit(start, cerr)
 	if cerr != nil {
 		// Not fatal: the next commit retries; a restart re-delivers.
 		w.h.log.Warn("offset commit failed", "connector", w.id.Connector, "err", cerr)

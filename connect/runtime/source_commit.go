@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gregorhq/gregor/connect"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -324,7 +325,10 @@ func (w *sourceWork) storeOffsets(ctx context.Context, offs map[string]map[strin
 		}
 		vals[k] = b
 	}
-	if err := w.h.offsets.Set(ctx, vals); err != nil {
+	start := time.Now()
+	err := w.h.offsets.Set(ctx, vals)
+	w.m.commit(start, err)
+	if err != nil {
 		return fmt.Errorf("offset commit: %w", err)
 	}
 	if w.committer != nil {

@@ -16,7 +16,7 @@ import (
 // has fully acknowledged, oldest first, and nothing after a produce error.
 func TestSourceCommitAckedBatches(t *testing.T) {
 	store := NewMemoryOffsetStore()
-	w := &sourceWork{h: &Worker{offsets: store, cfg: WorkerConfig{OffsetFlushTimeout: time.Second}},
+	w := &sourceWork{m: &taskMetrics{}, h: &Worker{offsets: store, cfg: WorkerConfig{OffsetFlushTimeout: time.Second}},
 		id: TaskID{Connector: "c"}, pending: map[string]map[string]any{}}
 	batch := func(off int64) *sentBatch {
 		w.cur = w.newBatch(1)
@@ -71,7 +71,7 @@ func (s *orderedStore) Set(ctx context.Context, vals map[string][]byte) error {
 // last offsets after everything handed over before.
 func TestSourceOffsetWriterOrder(t *testing.T) {
 	store := &orderedStore{MemoryOffsetStore: NewMemoryOffsetStore(), mu: make(chan struct{}, 1)}
-	w := &sourceWork{h: &Worker{offsets: store, cfg: WorkerConfig{OffsetFlushTimeout: time.Second}}, id: TaskID{Connector: "c"}}
+	w := &sourceWork{m: &taskMetrics{}, h: &Worker{offsets: store, cfg: WorkerConfig{OffsetFlushTimeout: time.Second}}, id: TaskID{Connector: "c"}}
 	o := startOffsetWriter(w)
 	store.mu <- struct{}{} // the store is busy: writes queue up
 	for n := 1; n <= 5; n++ {
@@ -116,7 +116,7 @@ func (s *failingStore) Set(ctx context.Context, vals map[string][]byte) error {
 // under newer offsets of the same partitions.
 func TestSourceOffsetWriteFailureRetried(t *testing.T) {
 	store := &failingStore{MemoryOffsetStore: NewMemoryOffsetStore(), fails: 2, tried: make(chan struct{}, 3)}
-	w := &sourceWork{h: &Worker{offsets: store, cfg: WorkerConfig{OffsetFlushTimeout: time.Second}, log: slog.New(slog.DiscardHandler)},
+	w := &sourceWork{m: &taskMetrics{}, h: &Worker{offsets: store, cfg: WorkerConfig{OffsetFlushTimeout: time.Second}, log: slog.New(slog.DiscardHandler)},
 		id: TaskID{Connector: "c"}, pending: map[string]map[string]any{}}
 	w.writer = startOffsetWriter(w)
 	commit := func(offs map[string]map[string]any) {

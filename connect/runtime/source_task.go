@@ -22,6 +22,7 @@ import (
 type sourceWork struct {
 	h        *Worker
 	id       TaskID
+	m        *taskMetrics
 	task     connect.SourceTask
 	taskCfg  map[string]string
 	keyConv  connect.Converter
@@ -240,7 +241,13 @@ func (w *sourceWork) poll(ctx context.Context, r *taskRunner, out chan<- polledB
 		if ch := r.pausedCh(); ch != nil && !r.waitResumed(ctx, ch) {
 			return
 		}
+		start := time.Now()
 		recs, err := w.task.Poll(ctx)
+		if len(recs) > 0 {
+			w.m.pollTime.Observe(time.Since(start))
+			w.m.pollTotal.Add(int64(len(recs)))
+			w.m.batch(len(recs))
+		}
 		var pb polledBatch
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -335,6 +342,7 @@ func (w *sourceWork) sendBatch(pb polledBatch) error {
 			}
 		}
 		pb.batch.remaining.Add(int64(n)) // each produced record's callback takes one off
+		w.m.active.Add(int64(n))
 		now := time.Now()
 		for i, orig := range pb.origs {
 			if kr := pb.krs[i]; kr != nil {
@@ -484,7 +492,9 @@ func (w *sourceWork) transform(orig *connect.SourceRecord) (*connect.SourceRecor
 }
 
 func (w *sourceWork) onProduced(_ *kgo.Record, err error) {
+	w.m.active.Add(-1)
 	if err == nil {
+		w.m.writeTotal.Add(1)
 		return
 	}
 	w.errMu.Lock()

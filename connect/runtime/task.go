@@ -30,6 +30,8 @@ type taskRunner struct {
 	// The configurations the task runs with: a distributed worker
 	// restarts it when they change.
 	connCfg, taskCfg map[string]string
+	// metrics are the task's counters (metrics.go), shared with its loop.
+	metrics *taskMetrics
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -50,14 +52,16 @@ func (h *Worker) newTaskRunner(rt *connRuntime, id TaskID, connCfg, taskCfg map[
 	if err != nil {
 		return nil, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, err)
 	}
-	r := &taskRunner{h: h, id: id, done: make(chan struct{}), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg)}
+	m := &taskMetrics{}
+	r := &taskRunner{h: h, id: id, done: make(chan struct{}), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg), metrics: m}
 	eh := newErrorHandler(h, id, connCfg)
+	eh.m = m
 	kClass, vClass := h.converterClass(connCfg, KeyConverterConfig, h.cfg.KeyConverter), h.converterClass(connCfg, ValueConverterConfig, h.cfg.ValueConverter)
 	switch c := rt.conn.(type) {
 	case connect.SourceConnector:
-		r.work = &sourceWork{h: h, id: id, task: c.NewTask(), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, keyClass: kClass, valClass: vClass, eh: eh, chain: chain}
+		r.work = &sourceWork{h: h, id: id, m: m, task: c.NewTask(), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, keyClass: kClass, valClass: vClass, eh: eh, chain: chain}
 	case connect.SinkConnector:
-		r.work = &sinkWork{h: h, id: id, task: c.NewTask(), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, keyClass: kClass, valClass: vClass, eh: eh, chain: chain}
+		r.work = &sinkWork{h: h, id: id, m: m, task: c.NewTask(), connCfg: maps.Clone(connCfg), taskCfg: maps.Clone(taskCfg), keyConv: kc, valConv: vc, keyClass: kClass, valClass: vClass, eh: eh, chain: chain}
 	default:
 		return nil, fmt.Errorf("task %s-%d: connector is neither source nor sink", id.Connector, id.Task)
 	}

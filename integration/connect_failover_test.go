@@ -42,6 +42,13 @@ type connectWorker struct {
 // later lines win), and waits for its REST listener.
 func startConnectWorker(t *testing.T, dir, name, brokers string, extra ...string) *connectWorker {
 	t.Helper()
+	return startConnectWorkerFlags(t, dir, name, brokers, nil, extra...)
+}
+
+// startConnectWorkerFlags is startConnectWorker with command-line flags
+// after the properties file.
+func startConnectWorkerFlags(t *testing.T, dir, name, brokers string, flags []string, extra ...string) *connectWorker {
+	t.Helper()
 	props := strings.Join(append([]string{
 		"bootstrap.servers=" + brokers,
 		"group.id=fo-cluster",
@@ -68,7 +75,7 @@ func startConnectWorker(t *testing.T, dir, name, brokers string, extra ...string
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := Start(ctx, gregorBin, "connect", "distributed", file)
+	p, err := Start(ctx, gregorBin, append([]string{"connect", "distributed", file}, flags...)...)
 	if err != nil {
 		t.Fatalf("start worker %s: %v", name, err)
 	}

@@ -70,6 +70,56 @@ func TestPrometheusScrapesBroker(t *testing.T) {
 	prom.stop(t)
 }
 
+// TestConnectWorkerServesMetrics: `gregor connect distributed --http`
+// serves the worker's metrics: a file source task that wrote N lines shows
+// RUNNING and N records written, and the text passes promtool.
+func TestConnectWorkerServesMetrics(t *testing.T) {
+	b := startBroker(t)
+	dir := t.TempDir()
+	w := startConnectWorkerFlags(t, dir, "metrics", b.addr(), []string{"--http", "127.0.0.1:0"})
+	metricsAddr := httpAddrOf(t, w.proc)
+	const n = 250
+	in := filepath.Join(dir, "in.txt")
+	var lines strings.Builder
+	for i := range n {
+		fmt.Fprintf(&lines, "line %d\n", i)
+	}
+	if err := os.WriteFile(in, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	topic := uniqueTopic("connect-metrics")
+	waitFor(t, 60*time.Second, "the connector is created", func() bool {
+		code, _ := w.do("PUT", "/connectors/metrics-src/config", map[string]string{
+			"connector.class": "FileStreamSource", "file": in, "topic": topic})
+		return code == http.StatusCreated || code == http.StatusOK
+	})
+	written := `kafka_connect_source_task_metrics_source_record_write_total{connector="metrics-src",task="0"} ` + strconv.Itoa(n)
+	running := `kafka_connect_connector_task_metrics_status{connector="metrics-src",state="RUNNING",task="0"} 1`
+	var text string
+	waitFor(t, 60*time.Second, "the source task's metrics", func() bool {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		text = string(body)
+		return err == nil && strings.Contains(text, written) && strings.Contains(text, running)
+	})
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool is not installed; .ci/run installs Debian's prometheus package")
+		}
+		t.Skip("promtool is not installed (apt-get install prometheus)")
+	}
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = strings.NewReader(text)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
 // httpAddrOf finds the --http listener's address in a gregor process's
 // ready line ("..., metrics http://ADDR/metrics)").
 func httpAddrOf(t *testing.T, p *Process) string {

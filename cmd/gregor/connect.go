@@ -75,7 +75,8 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 	if err != nil {
 		return err
 	}
-	httpAddr, stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
+	reg := observe.NewRegistry()
+	httpAddr, stopHTTP, err := startHTTP(hf, reg, nil, log)
 	if err != nil {
 		return err
 	}
@@ -91,6 +92,10 @@ func runConnectStandalone(cmd *cobra.Command, workerFile string, connectorFiles 
 	h, err := runtime.NewStandalone(wc, runtime.Options{Logger: log})
 	if err != nil {
 		return err
+	}
+	if err := reg.Register(h.Collector()); err != nil {
+		_ = h.Close()
+		return fmt.Errorf("connect metrics: %w", err)
 	}
 	srv := rest.New(h, log)
 	srv.SetLoggers(loggers)
@@ -169,7 +174,8 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string, hf h
 	if err != nil {
 		return err
 	}
-	httpAddr, stopHTTP, err := startHTTP(hf, observe.NewRegistry(), nil, log) // Go and process metrics for now
+	reg := observe.NewRegistry()
+	httpAddr, stopHTTP, err := startHTTP(hf, reg, nil, log)
 	if err != nil {
 		return err
 	}
@@ -178,6 +184,10 @@ func runConnectDistributed(cmd *cobra.Command, workerFile, logLevel string, hf h
 	d, err := runtime.NewDistributed(ctx, wc, runtime.Options{Logger: log})
 	if err != nil {
 		return err
+	}
+	if err := reg.Register(d.Collector()); err != nil {
+		_ = d.Close()
+		return fmt.Errorf("connect metrics: %w", err)
 	}
 	srv := rest.New(d, log)
 	srv.SetLoggers(loggers)

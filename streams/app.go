@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregorhq/gregor/internal/observe"
 	"github.com/gregorhq/gregor/state"
 	"github.com/gregorhq/gregor/state/kafkachangelog"
 )
@@ -43,6 +44,8 @@ type App struct {
 	globals *globalRunner
 	// server serves interactive queries at the application server; nil when unset.
 	server *queryServer
+	// http serves metrics and health at Config.HTTPAddr; nil when unset.
+	http *observe.Server
 	// standby keeps the standby tasks warm; nil without standby replicas.
 	standby *standbys
 	// hosts maps application servers to the source partitions they run, as of the
@@ -104,6 +107,12 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.processID, a.releaseID = pid, release
+	if err := a.startHTTP(); err != nil {
+		a.releaseID()
+		return err
+	}
+	releaseID := a.releaseID
+	a.releaseID = func() { releaseID(); a.closeHTTP() } // every way out of Start and supervise's end
 	if a.eos {
 		a.commits.txnID = a.cfg.ApplicationID + "-" + pid
 		opts = append(opts, a.commits.eosOpts()...)

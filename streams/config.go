@@ -123,6 +123,11 @@ type Config struct {
 	// copy of each task's persistent stores, caught up with the changelogs every second,
 	// so that a task moving to one of them restores only the latest changes; default 0.
 	NumStandbyReplicas int
+	// HTTPAddr, if set ("127.0.0.1:9645"; port 0 picks one, see App.HTTPAddr), is where
+	// the App serves operators from Start on: /metrics (its Collector, plus Go's and the
+	// process's, in Prometheus text format), /healthz, /readyz (200 once RUNNING, 503
+	// with the state otherwise) and Go's profiler under /debug/pprof/.
+	HTTPAddr string
 	// SessionTimeout of the consumer group membership; default 45 s.
 	SessionTimeout time.Duration
 	// RestoreListener, if set, is told about state restoration.

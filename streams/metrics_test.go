@@ -3,7 +3,9 @@ package streams_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,21 @@ const (
 	appState         = "kafka_streams_stream_metrics_state"
 	commitTotal      = "kafka_streams_stream_metrics_commit_total"
 )
+
+// httpGet returns the status and body of a GET of url.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(body)
+}
 
 func registry(t *testing.T, app *streams.App) *prometheus.Registry {
 	t.Helper()
@@ -66,6 +83,7 @@ func TestAppMetricsProcessAndLag(t *testing.T) {
 		ApplicationID: "streams-wordcount", Brokers: []string{b.Addr()}, StateDir: t.TempDir(),
 		NumStreamThreads: 2, CommitInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
 		ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond)},
+		HTTPAddr:      "127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -112,8 +130,20 @@ func TestAppMetricsProcessAndLag(t *testing.T) {
 	}
 	promtest.CheckMetrics(t, app.Collector())
 
+	// Config.HTTPAddr serves the same metrics, and health, over HTTP.
+	base := "http://" + app.HTTPAddr()
+	for path, want := range map[string]string{"/readyz": "ready", "/healthz": "ok", "/metrics": processTotal + "{"} {
+		code, body := httpGet(t, base+path)
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d, want 200 with %q in:\n%.400s", path, code, want, body)
+		}
+	}
+
 	if err := app.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Errorf("%s still serves after Close", base)
 	}
 	if got := promtest.Sum(t, reg, appState, map[string]string{"state": "NOT_RUNNING"}); got != 1 {
 		t.Fatalf("state after Close: %s", dump())

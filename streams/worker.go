@@ -183,7 +183,7 @@ func (r *recordsRequest) serve(w *worker) {
 	defer tk.observeProcess(start)
 	for _, b := range r.batches {
 		if err := tk.addBatch(b); err != nil {
-			w.a.fail(err)
+			w.taskFailed(err)
 			return
 		}
 	}

@@ -130,4 +130,3 @@ func waitProduceFailed(t *testing.T, app *App) {
 	}
 	t.Error("no produce failed within 30s of the fence")
 }
-

@@ -10,8 +10,6 @@ var (
 	_ = notYet
 )
 
-func (c *Console) browse(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
-func (c *Console) produce(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
 func (c *Console) listGroups(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
 func (c *Console) describeGroup(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
 func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }

@@ -10,10 +10,6 @@ var (
 	_ = notYet
 )
 
-func (c *Console) listGroups(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
-func (c *Console) describeGroup(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
-func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
-func (c *Console) resetGroup(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
 func (c *Console) listConnect(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
 func (c *Console) proxyConnect(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }
 func (c *Console) listStreams(w http.ResponseWriter, r *http.Request, s *session) (any, error) { return notYet(w, r, s) }

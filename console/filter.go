@@ -51,10 +51,9 @@ type filterRecord struct {
 	offset     int64
 	timestamp  int64
 
-	parsed   bool
-	jsonVal  any
-	jsonOK   bool
-	lowerTxt [][]byte
+	parsed  bool
+	jsonVal any
+	jsonOK  bool
 }
 
 // filter is a compiled filter.

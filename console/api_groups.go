@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -167,13 +168,7 @@ type resetJSON struct {
 // shows the plan, and it refuses while the group has members.
 func (c *Console) resetGroup(_ http.ResponseWriter, r *http.Request, s *session) (any, error) {
 	g := r.PathValue("group")
-	var in struct {
-		Topic     string `json:"topic"`
-		To        string `json:"to"`
-		Timestamp int64  `json:"timestamp"`
-		Offset    int64  `json:"offset"`
-		DryRun    bool   `json:"dryRun"`
-	}
+	var in resetReq
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
 	}
@@ -223,23 +218,51 @@ func (c *Console) resetGroup(_ http.ResponseWriter, r *http.Request, s *session)
 	for t := range topics {
 		names = append(names, t)
 	}
+	plan, offsets, err := resetTargets(ctx, s, in, names, from)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(plan, func(a, b resetJSON) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	if !in.DryRun && len(plan) > 0 {
+		if err := s.adm.CommitAllOffsets(ctx, g, offsets); err != nil {
+			return nil, fmt.Errorf("commit offsets: %w", err)
+		}
+		c.log.Info("console: reset group offsets", "group", g, "to", in.To, "partitions", len(plan), "user", s.user)
+	}
+	return map[string]any{"applied": !in.DryRun && len(plan) > 0, "partitions": plan}, nil
+}
+
+// resetReq is the body of POST /api/groups/{group}/reset.
+type resetReq struct {
+	Topic     string `json:"topic"`
+	To        string `json:"to"`
+	Timestamp int64  `json:"timestamp"`
+	Offset    int64  `json:"offset"`
+	DryRun    bool   `json:"dryRun"`
+}
+
+// resetTargets computes where a reset moves each partition of from (the
+// group's committed offsets, -1 for none) in the topics names.
+func resetTargets(ctx context.Context, s *session, in resetReq, names []string, from map[topicPartition]int64) ([]resetJSON, kadm.Offsets, error) {
 	starts, err := s.adm.ListStartOffsets(ctx, names...)
 	if err != nil && !partial(err) {
-		return nil, fmt.Errorf("list start offsets: %w", err)
+		return nil, nil, fmt.Errorf("list start offsets: %w", err)
 	}
 	ends, err := s.adm.ListEndOffsets(ctx, names...)
 	if err != nil && !partial(err) {
-		return nil, fmt.Errorf("list end offsets: %w", err)
+		return nil, nil, fmt.Errorf("list end offsets: %w", err)
 	}
 	var after kadm.ListedOffsets
 	if in.To == "timestamp" {
 		if after, err = s.adm.ListOffsetsAfterMilli(ctx, in.Timestamp, names...); err != nil && !partial(err) {
-			return nil, fmt.Errorf("list offsets after %d: %w", in.Timestamp, err)
+			return nil, nil, fmt.Errorf("list offsets after %d: %w", in.Timestamp, err)
 		}
 	}
 	if in.Topic != "" {
 		if err := ends.Error(); err != nil && len(from) == 0 {
-			return nil, err
+			return nil, nil, err
 		}
 		ends.Each(func(o kadm.ListedOffset) {
 			tp := topicPartition{o.Topic, o.Partition}
@@ -273,14 +296,5 @@ func (c *Console) resetGroup(_ http.ResponseWriter, r *http.Request, s *session)
 		plan = append(plan, resetJSON{Topic: tp.topic, Partition: tp.partition, From: f, To: to})
 		offsets.Add(kadm.Offset{Topic: tp.topic, Partition: tp.partition, At: to, LeaderEpoch: -1})
 	}
-	slices.SortFunc(plan, func(a, b resetJSON) int {
-		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-	})
-	if !in.DryRun && len(plan) > 0 {
-		if err := s.adm.CommitAllOffsets(ctx, g, offsets); err != nil {
-			return nil, fmt.Errorf("commit offsets: %w", err)
-		}
-		c.log.Info("console: reset group offsets", "group", g, "to", in.To, "partitions", len(plan), "user", s.user)
-	}
-	return map[string]any{"applied": !in.DryRun && len(plan) > 0, "partitions": plan}, nil
+	return plan, offsets, nil
 }

@@ -243,3 +243,35 @@ func newSecret() []byte {
 	rand.Read(b)
 	return b
 }
+
+// ClientListener is a client listener's name and what it asks of its
+// clients, for a process that connects to its own broker (the web
+// console of gregor broker --http).
+type ClientListener struct {
+	Name string
+	// Protocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+	Protocol string
+	// Mechanisms are sasl.enabled.mechanisms of a SASL listener.
+	Mechanisms []string
+}
+
+// ClientListeners lists the client listeners (not the controller ones) in
+// the order of the listeners setting.
+func (c *Config) ClientListeners() ([]ClientListener, error) {
+	protos, err := c.securityProtocols()
+	if err != nil {
+		return nil, err
+	}
+	var out []ClientListener
+	for _, l := range c.Listeners {
+		if c.isControllerListener(l.Name) {
+			continue
+		}
+		s, err := c.listenerSecurityFor(l.Name, protos[l.Name])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ClientListener{Name: l.Name, Protocol: s.protocol, Mechanisms: s.mechanisms})
+	}
+	return out, nil
+}

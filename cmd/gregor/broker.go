@@ -47,6 +47,10 @@ Durability: by default flushing is left to the operating system, as Kafka does
 --flush durable every acks=1/all produce is fsync'd before it is acknowledged,
 with group commit across producers.
 
+With --http, the listener also serves the web console at / (see "gregor console"
+and docs/console.md): it connects to this broker's first PLAINTEXT listener, or
+to a SASL_PLAINTEXT one with PLAIN or SCRAM, and then asks for credentials.
+
 A cluster: give each node a node.id, the same controller.quorum.voters and a
 CONTROLLER listener (process.roles=broker,controller, the default, runs both
 roles in one process); see the last example and README's "Running a cluster".`,
@@ -59,7 +63,7 @@ roles in one process); see the last example and README's "Running a cluster".`,
   # a server.properties file, with one setting overridden
   gregor broker --config server.properties --set log.retention.hours=24
 
-  # Prometheus metrics, /healthz, /readyz and pprof on port 9644
+  # Prometheus metrics, /healthz, /readyz, pprof and the web console on port 9644
   gregor broker --http 127.0.0.1:9644
 
   # node 1 of a three-node cluster (start nodes 2 and 3 likewise)
@@ -150,12 +154,14 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 	// says why not while the logs recover.
 	var served atomic.Pointer[broker.Broker]
 	reg := observe.NewRegistry()
-	httpAddr, stopHTTP, err := startHTTP(f.http, reg, func() error {
+	var web brokerConsole // console.go: the web console at /
+	defer web.close()
+	httpAddr, stopHTTP, err := startHTTPMount(f.http, reg, func() error {
 		if b := served.Load(); b != nil {
 			return b.Ready()
 		}
 		return errRecovering
-	}, logger)
+	}, &web, logger)
 	if err != nil {
 		return err
 	}
@@ -175,6 +181,9 @@ func runBroker(cmd *cobra.Command, f brokerFlags) error {
 	if err := waitBrokerReady(ctx, b, logger); err != nil {
 		b.Close()
 		return err
+	}
+	if httpAddr != "" {
+		web.start(b, cfg, logger)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "gregor broker %s ready on %s (cluster %s, data %s%s)\n", version, b.Addr(), b.ClusterID(), cfg.DataDir, httpNote(httpAddr))
 	<-ctx.Done()

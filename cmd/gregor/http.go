@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -41,10 +42,16 @@ func (h *httpFlags) address() string {
 // the address it listens on ("" when none) and what stops it. ready
 // answers /readyz.
 func startHTTP(h httpFlags, reg *prometheus.Registry, ready func() error, log *slog.Logger) (addr string, stop func(), err error) {
+	return startHTTPMount(h, reg, ready, nil, log)
+}
+
+// startHTTPMount is startHTTP that also serves mount on the paths the
+// listener does not serve itself (the broker's web console at /).
+func startHTTPMount(h httpFlags, reg *prometheus.Registry, ready func() error, mount http.Handler, log *slog.Logger) (addr string, stop func(), err error) {
 	if h.address() == "" {
 		return "", func() {}, nil
 	}
-	srv, err := observe.Listen(observe.Config{Addr: h.address(), Registry: reg, Ready: ready, Logger: log})
+	srv, err := observe.Listen(observe.Config{Addr: h.address(), Registry: reg, Ready: ready, Mount: mount, Logger: log})
 	if err != nil {
 		return "", nil, err
 	}

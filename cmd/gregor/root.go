@@ -73,7 +73,7 @@ operation failed and 2 on bad usage.`,
 		newTopicsCommand(g), newConfigsCommand(g), newProduceCommand(g), newConsumeCommand(g),
 		newGroupsCommand(g), newClusterCommand(g), newPerfCommand(g), newUsersCommand(g), newACLsCommand(g),
 		newGroupsCommand(g), newClusterCommand(g), newPerfCommand(g), newUsersCommand(g),
-		newQuotasCommand(g),
+		newQuotasCommand(g), newConsoleCommand(g),
 	} {
 		c.GroupID = "client"
 		root.AddCommand(c)

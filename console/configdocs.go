@@ -1,0 +1,35 @@
+package console
+
+// topicConfigDocs are one-line descriptions of Kafka's common topic
+// configs, shown next to each config in the console.
+var topicConfigDocs = map[string]string{
+	"cleanup.policy":                          "delete: drop old segments by time or size; compact: keep the latest record per key; or both.",
+	"compression.type":                        "Codec the broker stores batches with: producer (keep the producer's), uncompressed, gzip, snappy, lz4 or zstd.",
+	"delete.retention.ms":                     "How long tombstones stay in a compacted topic, so consumers see deletes.",
+	"file.delete.delay.ms":                    "How long a deleted segment file waits before it is removed from disk.",
+	"flush.messages":                          "Force an fsync after this many messages (default: leave flushing to the OS).",
+	"flush.ms":                                "Force an fsync after this much time (default: leave flushing to the OS).",
+	"index.interval.bytes":                    "How many bytes of records between entries of the offset index.",
+	"max.compaction.lag.ms":                   "The longest a record may stay uncompacted.",
+	"max.message.bytes":                       "The largest record batch the topic accepts, in bytes.",
+	"message.timestamp.type":                  "CreateTime (the producer's timestamp) or LogAppendTime (the broker's clock).",
+	"message.timestamp.before.max.ms":         "How far in the past a CreateTime timestamp may be before the batch is rejected.",
+	"message.timestamp.after.max.ms":          "How far in the future a CreateTime timestamp may be before the batch is rejected.",
+	"min.cleanable.dirty.ratio":               "Share of the log that must be uncompacted before the cleaner compacts it.",
+	"min.compaction.lag.ms":                   "The shortest time a record stays uncompacted.",
+	"min.insync.replicas":                     "Replicas that must acknowledge an acks=all write, or the produce fails.",
+	"preallocate":                             "Preallocate segment files on disk when they are created.",
+	"retention.bytes":                         "Largest size a partition may grow to before old segments are deleted (-1: no limit).",
+	"retention.ms":                            "How long records are kept before their segment is deleted (-1: forever).",
+	"segment.bytes":                           "Size of one segment file of the log.",
+	"segment.index.bytes":                     "Size of a segment's offset index file.",
+	"segment.jitter.ms":                       "Random jitter subtracted from segment.ms so segments do not all roll at once.",
+	"segment.ms":                              "Roll a new segment after this much time, even if the current one is not full.",
+	"unclean.leader.election.enable":          "Allow a replica outside the ISR to become leader, losing data to stay available.",
+	"message.downconversion.enable":           "Convert records for old consumers (ignored: format v2 only).",
+	"local.retention.ms":                      "With tiered storage, how long records stay on the local disk.",
+	"local.retention.bytes":                   "With tiered storage, how many bytes stay on the local disk.",
+	"remote.storage.enable":                   "Move old segments to tiered (remote) storage.",
+	"follower.replication.throttled.replicas": "Replicas whose replication from followers is throttled.",
+	"leader.replication.throttled.replicas":   "Replicas whose replication from the leader is throttled.",
+}

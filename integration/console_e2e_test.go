@@ -35,8 +35,8 @@ func TestConsoleE2E(t *testing.T) {
 	w := startConnectWorkerFlags(t, dir, "console", b.addr(), nil)
 	base := startConsole(t, "--brokers", b.addr(), "--connect", "main="+w.url)
 
-	ctx := testCtx(t, 150*time.Second)
-	br := newBrowser(t, ctx, chrome, base)
+	br := newBrowser(t, chrome, base, 120*time.Second)
+	ctx := br.ctx
 
 	topic := uniqueTopic("console")
 	group := "console-e2e-group"
@@ -52,9 +52,9 @@ func TestConsoleE2E(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="create-topic-name"]`), topic),
 		chromedp.SetValue(chromedp.CSS(`[data-testid="create-topic-partitions"]`), "2"),
 		chromedp.Click(chromedp.CSS(`[data-testid="create-topic-submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="create-topic-done"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="topic-link-`+topic+`"]`)),
 	)
+	br.waitDone(`[data-testid="create-topic-done"]`)
+	br.run(chromedp.WaitVisible(chromedp.CSS(`[data-testid="topic-link-` + topic + `"]`)))
 	br.shot("topics")
 
 	// Produce one message in the UI; the test adds filler around it.
@@ -71,8 +71,8 @@ func TestConsoleE2E(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="produce-value"]`), `{"user":"ann","n":42}`),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="produce-headers"]`), "source: console-e2e"),
 		chromedp.Click(chromedp.CSS(`[data-testid="produce-submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="produce-done"]`)),
 	)
+	br.waitDone(`[data-testid="produce-done"]`)
 	br.shot("produce")
 	const total = fillers + 1
 
@@ -136,8 +136,8 @@ func TestConsoleE2E(t *testing.T) {
 	br.run(
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="reset-preview"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="reset-preview"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="reset-preview-table"]`)),
 	)
+	br.waitDone(`[data-testid="reset-preview-table"]`)
 	br.waitJS("the preview lists both partitions going to 0",
 		`(() => { const rows = [...document.querySelectorAll('[data-testid="reset-preview-table"] tbody tr')];
 		  return rows.length === 2 && rows.every((r) => r.children[3].textContent === '0'); })()`)
@@ -147,8 +147,8 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	br.run(
 		chromedp.Click(chromedp.CSS(`[data-testid="reset-apply"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="reset-done"]`)),
 	)
+	br.waitDone(`[data-testid="reset-done"]`)
 	if got := committed(t, adm, group, topic); got != 0 {
 		t.Fatalf("after the reset the group's committed offsets sum to %d, want 0", got)
 	}
@@ -262,16 +262,18 @@ func committed(t *testing.T, adm *kadm.Client, group, topic string) int64 {
 // browser is a headless Chromium tab on the console, with the steps the
 // test takes in it.
 type browser struct {
-	t    *testing.T
-	ctx  context.Context
-	base string
-	dir  string
+	t      *testing.T
+	tab    context.Context // the tab, alive until the test ends
+	ctx    context.Context // the tab with the test's deadline
+	base   string
+	dir    string
+	loaded bool // the console's page is loaded: routes change the hash only
 
 	mu         sync.Mutex
 	exceptions []string
 }
 
-func newBrowser(t *testing.T, ctx context.Context, chrome, base string) *browser {
+func newBrowser(t *testing.T, chrome, base string, timeout time.Duration) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chrome),
@@ -279,7 +281,7 @@ func newBrowser(t *testing.T, ctx context.Context, chrome, base string) *browser
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 900),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelTab := chromedp.NewContext(actx)
 	t.Cleanup(func() {
 		cancelTab()
@@ -294,7 +296,7 @@ func newBrowser(t *testing.T, ctx context.Context, chrome, base string) *browser
 			t.Fatal(err)
 		}
 	}
-	br := &browser{t: t, ctx: bctx, base: base, dir: dir}
+	br := &browser{t: t, tab: bctx, base: base, dir: dir}
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -316,6 +318,9 @@ func newBrowser(t *testing.T, ctx context.Context, chrome, base string) *browser
 			}
 		}
 	}()
+	var cancel context.CancelFunc
+	br.ctx, cancel = context.WithTimeout(bctx, timeout)
+	t.Cleanup(cancel)
 	t.Logf("console at %s; screenshots in %s", base, dir)
 	return br
 }
@@ -332,7 +337,7 @@ func (br *browser) run(actions ...chromedp.Action[chromedp.Void]) {
 // fail saves a screenshot of the failure and fails the test.
 func (br *browser) fail(msg string) {
 	br.t.Helper()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(br.ctx), 10*time.Second)
+	sctx, cancel := context.WithTimeout(br.tab, 10*time.Second)
 	defer cancel()
 	buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(80))
 	text, _ := chromedp.Run(sctx, chromedp.TextContent(chromedp.CSS("main")))
@@ -344,10 +349,21 @@ func (br *browser) fail(msg string) {
 	br.t.Fatal(msg)
 }
 
-// open navigates to the console's route and waits for sel.
+// open goes to the console's route ("#/topics"), waits until the app has
+// drawn it, then for sel. The first call loads the page; later ones only
+// change the hash, as a click on a link does (a fragment change fires no
+// load event for Navigate to wait for).
 func (br *browser) open(route, sel string) {
 	br.t.Helper()
-	br.run(chromedp.Navigate(br.base+"/"+route), chromedp.WaitVisible(chromedp.CSS(sel)))
+	r, _ := json.Marshal(route)
+	if !br.loaded {
+		br.run(chromedp.Navigate(br.base + "/" + route))
+		br.loaded = true
+	} else {
+		br.eval(fmt.Sprintf(`(location.hash = %s, true)`, r))
+	}
+	br.waitJS("the route "+route+" to be drawn", fmt.Sprintf(`document.body.dataset.route === %s`, r))
+	br.run(chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
 // eval evaluates a JavaScript expression that must return true.
@@ -371,6 +387,29 @@ func (br *browser) waitJS(what, js string) {
 		select {
 		case <-br.ctx.Done():
 			br.fail(fmt.Sprintf("waiting for %s: %v (last error %v)", what, br.ctx.Err(), err))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitDone waits until the element sel shows, and fails at once with its
+// message if an error box (.error) shows instead.
+func (br *browser) waitDone(sel string) {
+	br.t.Helper()
+	q, _ := json.Marshal(sel)
+	js := fmt.Sprintf(`(() => { if (document.querySelector(%s)) return 'ok';
+	  const e = document.querySelector('main .error'); return e ? e.textContent : ''; })()`, q)
+	for {
+		got, err := chromedp.Run(br.ctx, chromedp.Evaluate[string](js))
+		if err == nil && got == "ok" {
+			return
+		}
+		if err == nil && got != "" {
+			br.fail(fmt.Sprintf("waiting for %s, the console showed: %s", sel, got))
+		}
+		select {
+		case <-br.ctx.Done():
+			br.fail(fmt.Sprintf("waiting for %s: %v (last error %v)", sel, br.ctx.Err(), err))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

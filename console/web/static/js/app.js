@@ -82,11 +82,14 @@ async function show() {
     return;
   }
   clear(main);
+  document.body.dataset.route = '';
   try {
     await fn(ctx);
   } catch (e) {
     if (state.alive) clear(main, errorBox(e));
   }
+  // Tests (and anyone curious) can tell when the page for a route is drawn.
+  if (state.alive) document.body.dataset.route = location.hash || '#/';
 }
 
 function renderLogin(message) {

@@ -28,7 +28,9 @@ function setAttrs(el, attrs) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'value' && 'value' in el && !(el instanceof SVGElement)) el.value = v;
+    // A textarea's value is its content; an input's value attribute is
+    // also what form.reset() returns to.
+    else if (k === 'value' && el instanceof HTMLTextAreaElement) el.value = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
 }

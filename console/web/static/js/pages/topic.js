@@ -163,7 +163,7 @@ function produceForm(name, partitions) {
   const key = h('input', { 'data-testid': 'produce-key', autocomplete: 'off' });
   const value = h('textarea', { rows: 5, 'data-testid': 'produce-value' });
   const headers = h('textarea', { rows: 3, placeholder: 'one per line: name: value', 'data-testid': 'produce-headers' });
-  const out = h('div');
+  const out = h('div', { class: 'wide' });
   const headersField = field('Headers', headers, { wide: true });
   return h('form', {
     class: 'card form-grid',

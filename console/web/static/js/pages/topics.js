@@ -39,7 +39,7 @@ function createForm(onCreated) {
   const parts = h('input', { name: 'partitions', type: 'number', min: 1, value: '1', required: true, 'data-testid': 'create-topic-partitions' });
   const rf = h('input', { name: 'replicationFactor', type: 'number', min: 1, value: '1', required: true, 'data-testid': 'create-topic-rf' });
   const configs = configRows('create-topic-configs');
-  const out = h('div');
+  const out = h('div', { class: 'wide' });
   const nameField = field('Name', name, { required: true, name: 'name' });
   const form = h('form', {
     class: 'card form-grid',

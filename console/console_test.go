@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -28,6 +30,9 @@ func newEnv(t *testing.T, cfg console.Config, opts ...brokertest.Option) *env {
 	b := brokertest.Start(t, opts...)
 	if len(cfg.Brokers) == 0 {
 		cfg.Brokers = []string{b.Addr()}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.SampleEvery == 0 {
 		cfg.SampleEvery = 500 * time.Millisecond
@@ -58,6 +63,13 @@ func (e *env) doH(method, path string, body any, out any, hdr map[string]string)
 			e.t.Fatal(err)
 		}
 		rd = bytes.NewReader(data)
+	}
+	hdr = maps.Clone(hdr)
+	if body != nil {
+		if hdr == nil {
+			hdr = map[string]string{}
+		}
+		hdr["Content-Type"] = "application/json"
 	}
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	if err != nil {

@@ -2,6 +2,7 @@ package streams_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -137,6 +138,20 @@ func TestAppMetricsProcessAndLag(t *testing.T) {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d, want 200 with %q in:\n%.400s", path, code, want, body)
 		}
+	}
+	// /topology and /info, which Gregor's web console reads.
+	if code, body := httpGet(t, base+"/topology"); code != http.StatusOK || body != wordCount(t).Describe().String() {
+		t.Errorf("GET /topology: %d\n%s", code, body)
+	}
+	code, body := httpGet(t, base+"/topology?format=json")
+	var topo streams.TopologyJSON
+	if err := json.Unmarshal([]byte(body), &topo); code != http.StatusOK || err != nil || len(topo.Subtopologies) != 2 || len(topo.Edges) == 0 {
+		t.Errorf("GET /topology?format=json: %d %v\n%s", code, err, body)
+	}
+	code, body = httpGet(t, base+"/info")
+	var info streams.AppInfo
+	if err := json.Unmarshal([]byte(body), &info); code != http.StatusOK || err != nil || info.ApplicationID != "streams-wordcount" || info.State != "RUNNING" || len(info.Tasks) == 0 {
+		t.Errorf("GET /info: %d %v\n%s", code, err, body)
 	}
 
 	if err := app.Close(context.Background()); err != nil {

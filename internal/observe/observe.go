@@ -30,6 +30,10 @@ type Config struct {
 	Ready func() error
 	// Logger receives the server's errors (default slog.Default()).
 	Logger *slog.Logger
+	// Mount, when not nil, serves every path the listener does not serve
+	// itself (/metrics, /healthz, /readyz and /debug/pprof/ keep priority):
+	// the broker's web console, a streams App's /topology and /info.
+	Mount http.Handler
 }
 
 // NewRegistry returns a registry of its own (never the global one) holding
@@ -123,6 +127,9 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if cfg.Mount != nil {
+		mux.Handle("/", cfg.Mount)
+	}
 	return mux
 }
 

@@ -51,7 +51,7 @@ export async function renderApp(ctx) {
     h('h2', null, 'Topology'),
     subs.length === 0 ? h('p', { class: 'muted' }, 'The topology is empty.') : null,
     subs.map((st) => h('section', { class: 'card topology', 'data-testid': `subtopology-${st.id}` },
-      h('h3', null, `Sub-topology ${st.id}`), h('div', { class: 'graph-wrap' }, drawGraph(st)))),
+      h('h3', null, st.global ? `Global store (sub-topology ${st.id})` : `Sub-topology ${st.id}`), h('div', { class: 'graph-wrap' }, drawGraph(st)))),
     h('p', { class: 'muted small' }, 'Sources are green, sinks blue, processors grey; state stores are listed under their processor.'));
 }
 
@@ -60,20 +60,29 @@ export async function renderApp(ctx) {
 // node's successors or an edges list.
 export function subTopologies(topo) {
   const raw = (topo && (topo.subtopologies || topo.subTopologies || topo.sub_topologies)) || [];
+  const topEdges = (topo && topo.edges) || [];
   return raw.map((st, i) => {
     const nodes = (st.nodes || []).map((n) => ({
       name: n.name,
-      type: String(n.type || '').toLowerCase(),
+      type: String(n.kind || n.type || '').toLowerCase(),
       topics: n.topics || (n.topic ? [n.topic] : []),
       pattern: n.topicPattern || n.pattern || '',
       stores: n.stores || [],
     }));
+    const names = new Set(nodes.map((n) => n.name));
+    const seen = new Set();
     const edges = [];
+    const add = (a, b) => {
+      const k = `${a}\u0000${b}`;
+      if (a === undefined || b === undefined || seen.has(k)) return;
+      seen.add(k);
+      edges.push([a, b]);
+    };
     for (const n of st.nodes || []) {
-      for (const to of n.successors || []) edges.push([n.name, to]);
+      for (const to of n.successors || []) add(n.name, to);
     }
-    for (const e of st.edges || []) edges.push([e.from ?? e[0], e.to ?? e[1]]);
-    return { id: st.id ?? i, nodes, edges };
+    for (const e of (st.edges || []).concat(topEdges.filter((e) => names.has(e.from ?? e[0])))) add(e.from ?? e[0], e.to ?? e[1]);
+    return { id: st.id ?? i, global: !!st.global, nodes, edges };
   });
 }
 

@@ -217,12 +217,21 @@ async function connectorForm(ctx, cluster, name) {
       groups.get(g).push(f);
     }
     clear(fieldsEl, [...groups].map(([g, fs]) => h('fieldset', { class: 'wide' }, h('legend', null, g), h('div', { class: 'form-grid' }, fs))));
+    hideEmptyGroups();
+  };
+
+  // A group whose fields are all hidden is hidden too.
+  const hideEmptyGroups = () => {
+    for (const fs of fieldsEl.querySelectorAll('fieldset')) {
+      fs.hidden = ![...fs.querySelectorAll('.field')].some((f) => !f.hidden);
+    }
   };
 
   showAll.addEventListener('change', () => {
     for (const { field: f } of inputs.values()) {
       if (f.dataset.optional) f.hidden = !showAll.checked;
     }
+    hideEmptyGroups();
   });
   plugin.addEventListener('change', () => {
     values = { ...current };

@@ -72,7 +72,6 @@ operation failed and 2 on bad usage.`,
 	for _, c := range []*cobra.Command{
 		newTopicsCommand(g), newConfigsCommand(g), newProduceCommand(g), newConsumeCommand(g),
 		newGroupsCommand(g), newClusterCommand(g), newPerfCommand(g), newUsersCommand(g), newACLsCommand(g),
-		newGroupsCommand(g), newClusterCommand(g), newPerfCommand(g), newUsersCommand(g),
 		newQuotasCommand(g), newConsoleCommand(g),
 	} {
 		c.GroupID = "client"

@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/examples/wordcount/wordcount"
 )
 
 // TestConsoleE2E drives the web console in Debian's headless Chromium
@@ -33,7 +35,13 @@ func TestConsoleE2E(t *testing.T) {
 	b := startBroker(t)
 	dir := t.TempDir()
 	w := startConnectWorkerFlags(t, dir, "console", b.addr(), nil)
-	base := startConsole(t, "--brokers", b.addr(), "--connect", "main="+w.url)
+	// A streams application (examples/wordcount) serving its topology.
+	createTopic(t, b.addr(), wordcount.InputTopic, 2, nil)
+	createTopic(t, b.addr(), wordcount.OutputTopic, 2, nil)
+	app := newWordcountApp(t, b.addr())
+	app.extra = []string{"--http", "127.0.0.1:0"}
+	app.start()
+	base := startConsole(t, "--brokers", b.addr(), "--connect", "main="+w.url, "--streams", "http://"+httpAddrOf(t, app.proc))
 
 	br := newBrowser(t, chrome, base, 120*time.Second)
 	ctx := br.ctx
@@ -191,8 +199,21 @@ func TestConsoleE2E(t *testing.T) {
 	br.shot("connect")
 
 	// The remaining pages render without an error.
-	br.open("#/streams", `main h1`)
+	br.open("#/streams", `[data-testid="streams-link-`+wordcount.ApplicationID+`"]`)
 	br.shot("streams")
+	// Its topology, drawn from the app's Describe() output: the splitting
+	// sub-topology reads the input topic, the counting one reads the
+	// repartition topic and writes the output topic.
+	br.open("#/streams/"+wordcount.ApplicationID, `[data-testid="subtopology-1"] svg`)
+	nodeTitle := func(sub, kind, text string) {
+		br.waitJS(fmt.Sprintf("a %s node of sub-topology %s naming %s", kind, sub, text), fmt.Sprintf(
+			`[...document.querySelectorAll('[data-testid="subtopology-%s"] g.node.%s title')].some((t) => t.textContent.includes(%q))`,
+			sub, kind, text))
+	}
+	nodeTitle("0", "source", wordcount.InputTopic)
+	nodeTitle("1", "source", "counts-repartition")
+	nodeTitle("1", "sink", wordcount.OutputTopic)
+	br.shot("streams-topology")
 	br.open("#/", `[data-testid="throughput-chart"]`)
 	br.shot("overview-after")
 	br.phone()

@@ -25,6 +25,7 @@ type Flags struct {
 	SessionTimeout time.Duration
 	Describe       bool
 	Guarantee      string
+	HTTP           string
 }
 
 // Register adds the common flags to fs; stateDir is the example's default state
@@ -37,11 +38,13 @@ func (f *Flags) Register(fs *flag.FlagSet, stateDir string) {
 	fs.DurationVar(&f.SessionTimeout, "session-timeout", 45*time.Second, "consumer group session timeout")
 	fs.BoolVar(&f.Describe, "describe", false, "print the topology and exit")
 	fs.StringVar(&f.Guarantee, "processing-guarantee", "at_least_once", "processing.guarantee: at_least_once or exactly_once_v2")
+	fs.StringVar(&f.HTTP, "http", "", "serve /metrics, /healthz, /readyz, /topology, /info and pprof on this address, e.g. 127.0.0.1:9645 (off when empty)")
 }
 
 // Run prints topo's description (with --describe), or runs it as application appID
 // until SIGINT or SIGTERM, then closes it cleanly. It prints "APPID ready on BROKERS
-// (state dir DIR, GUARANTEE)" once the application has started.
+// (state dir DIR, GUARANTEE)" once the application has started, with
+// ", metrics http://ADDR/metrics" before the parenthesis closes under --http.
 func (f *Flags) Run(topo *streams.Topology, appID string) error {
 	if f.Describe {
 		fmt.Print(topo.Describe())
@@ -54,7 +57,7 @@ func (f *Flags) Run(topo *streams.Topology, appID string) error {
 	app, err := streams.New(topo, streams.Config{
 		ApplicationID: appID, Brokers: strings.Split(f.Brokers, ","), StateDir: f.StateDir,
 		NumStreamThreads: f.Threads, CommitInterval: f.Commit, SessionTimeout: f.SessionTimeout,
-		ProcessingGuarantee: guarantee, Logger: slog.Default(),
+		ProcessingGuarantee: guarantee, Logger: slog.Default(), HTTPAddr: f.HTTP,
 	})
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
@@ -64,7 +67,11 @@ func (f *Flags) Run(topo *streams.Topology, appID string) error {
 	if err := app.Start(ctx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	fmt.Printf("%s ready on %s (state dir %s, %s)\n", appID, f.Brokers, f.StateDir, guarantee)
+	metrics := ""
+	if a := app.HTTPAddr(); a != "" {
+		metrics = ", metrics http://" + a + "/metrics"
+	}
+	fmt.Printf("%s ready on %s (state dir %s, %s%s)\n", appID, f.Brokers, f.StateDir, guarantee, metrics)
 	select {
 	case <-ctx.Done():
 	case <-app.Done():

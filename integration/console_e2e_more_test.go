@@ -3,6 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,5 +114,109 @@ func TestConsoleE2ELogin(t *testing.T) {
 	br.waitJS("bob's topics: none", topicRows(""))
 	br.waitText(`[data-testid="topics-table"] tbody td`, "No topics yet.")
 	br.shot("login-bob-topics")
+	br.checkNoExceptions()
+}
+
+// TestConsoleE2EManage drives the console's changes in headless Chromium
+// against a `gregor broker` and a `gregor connect distributed` worker:
+// it edits a topic's retention.ms and checks it with DescribeConfigs;
+// deletes a topic through the confirmation (the button stays disabled
+// until the name is typed) and checks it is gone; and pauses, then
+// resumes, a connector, seeing PAUSED then RUNNING in the page and in the
+// worker's REST status.
+func TestConsoleE2EManage(t *testing.T) {
+	chrome := chromiumPath(t)
+	b := startBroker(t)
+	dir := t.TempDir()
+	w := startConnectWorkerFlags(t, dir, "manage", b.addr(), nil)
+	edited, doomed := uniqueTopic("manage-cfg"), uniqueTopic("manage-del")
+	createTopic(t, b.addr(), edited, 1, nil)
+	createTopic(t, b.addr(), doomed, 1, nil)
+	adm := kadm.NewClient(newClient(t, b.addr()))
+	base := startConsole(t, "--brokers", b.addr(), "--connect", "main="+w.url)
+	br := newBrowser(t, chrome, base, 90*time.Second)
+	ctx := br.ctx
+
+	// Edit retention.ms on the Configs tab.
+	const retention = "3600000"
+	br.open("#/topics/"+edited+"/configs", `[data-testid="config-input-retention.ms"]`)
+	br.run(
+		chromedp.SetValue(chromedp.CSS(`[data-testid="config-input-retention.ms"]`), retention),
+		chromedp.Click(chromedp.CSS(`[data-testid="configs-save"]`)),
+	)
+	br.waitDone(`[data-testid="configs-saved"]`)
+	br.waitJS("the redrawn form shows the new value",
+		fmt.Sprintf(`document.querySelector('[data-testid="config-input-retention.ms"]').value === %q`, retention))
+	br.shot("manage-configs-saved")
+	rcs, err := adm.DescribeTopicConfigs(ctx, edited)
+	if err != nil {
+		t.Fatalf("describe configs: %v", err)
+	}
+	rc, err := rcs.On(edited, nil)
+	if err != nil || rc.Err != nil {
+		t.Fatalf("describe configs of %s: %v %v", edited, err, rc.Err)
+	}
+	i := slices.IndexFunc(rc.Configs, func(c kadm.Config) bool { return c.Key == "retention.ms" })
+	if i < 0 || rc.Configs[i].MaybeValue() != retention || rc.Configs[i].Source.String() != "DYNAMIC_TOPIC_CONFIG" {
+		t.Fatalf("retention.ms after the edit: %+v", rc.Configs[max(i, 0)])
+	}
+
+	// Delete a topic: the button waits for its name.
+	br.open("#/topics", `[data-testid="topic-link-`+doomed+`"]`)
+	br.run(
+		chromedp.Click(chromedp.CSS(`[data-testid="delete-topic-`+doomed+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="delete-topic-confirm-input"]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="delete-topic-confirm-input"]`), doomed[:len(doomed)-1]),
+	)
+	br.eval(`document.querySelector('[data-testid="delete-topic-confirm"]').disabled`)
+	br.shot("manage-delete-confirm")
+	br.run(
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="delete-topic-confirm-input"]`), doomed[len(doomed)-1:]),
+		chromedp.Click(chromedp.CSS(`[data-testid="delete-topic-confirm"]`)),
+	)
+	br.waitDone(`[data-testid="delete-topic-done"]`)
+	br.waitJS("the deleted topic leaves the list", fmt.Sprintf(
+		`!!document.querySelector('[data-testid="topic-link-%s"]') && !document.querySelector('[data-testid="topic-link-%s"]')`, edited, doomed))
+	waitFor(t, 30*time.Second, doomed+" gone from the broker's topics", func() bool {
+		tds, err := adm.ListTopics(ctx)
+		return err == nil && tds.Has(edited) && !tds.Has(doomed)
+	})
+
+	// Pause and resume a connector.
+	in := filepath.Join(dir, "source.txt")
+	if err := os.WriteFile(in, []byte("one\ntwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const conn = "manage-src"
+	// The worker answers 409 while it joins its group: retry until then.
+	connTopic := uniqueTopic("manage-connect")
+	waitFor(t, 30*time.Second, "the worker to create "+conn, func() bool {
+		code, body := w.do("POST", "/connectors", map[string]any{"name": conn, "config": map[string]string{
+			"connector.class": "FileStreamSource", "tasks.max": "1", "file": in, "topic": connTopic,
+		}})
+		if code != 201 && code != 409 {
+			t.Fatalf("create connector: %d %s", code, body)
+		}
+		return code == 201
+	})
+	restState := func(want string) {
+		t.Helper()
+		waitFor(t, 30*time.Second, "the worker's status of "+conn+" to be "+want, func() bool {
+			st, ok := w.status(conn)
+			return ok && st.Connector.State == want && len(st.Tasks) == 1 && st.Tasks[0].State == want
+		})
+	}
+	br.open("#/connect", `[data-testid="connectors-table-main"]`)
+	br.waitText(`[data-testid="connector-state-`+conn+`"]`, "RUNNING")
+	br.run(chromedp.Click(chromedp.CSS(`[data-testid="pause-` + conn + `"]`)))
+	br.waitText(`[data-testid="connector-state-`+conn+`"]`, "PAUSED")
+	br.waitText(`[data-testid="task-state-`+conn+`-0"]`, "PAUSED")
+	restState("PAUSED")
+	br.shot("manage-connector-paused")
+	br.run(chromedp.Click(chromedp.CSS(`[data-testid="resume-` + conn + `"]`)))
+	br.waitText(`[data-testid="connector-state-`+conn+`"]`, "RUNNING")
+	br.waitText(`[data-testid="task-state-`+conn+`-0"]`, "RUNNING")
+	restState("RUNNING")
+	br.shot("manage-connector-resumed")
 	br.checkNoExceptions()
 }

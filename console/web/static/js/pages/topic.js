@@ -198,8 +198,10 @@ function produceForm(name, partitions) {
   out);
 }
 
-function configsEditor(name, configs) {
-  const out = h('div');
+// configsEditor is the configs form; saved shows the notice of a save
+// that drew it anew with the broker's answer.
+function configsEditor(name, configs, saved) {
+  const out = h('div', null, saved ? notice('Configs saved.', 'configs-saved') : null);
   const inputs = new Map();
   const rows = configs.slice().sort((a, b) => a.name.localeCompare(b.name));
   const fields = new Map();
@@ -238,9 +240,9 @@ function configsEditor(name, configs) {
     }
     try {
       const cfgs = await api('PUT', `/topics/${enc(name)}/configs`, change);
-      clear(out, notice('Configs saved.', 'configs-saved'));
       const fresh = Array.isArray(cfgs) ? cfgs : cfgs && cfgs.configs;
-      if (fresh) out.parentElement.replaceWith(configsEditor(name, fresh));
+      if (fresh) out.parentElement.replaceWith(configsEditor(name, fresh, true));
+      else clear(out, notice('Configs saved.', 'configs-saved'));
     } catch (e) {
       if (e.field && fields.has(e.field)) fields.get(e.field).err.textContent = e.message;
       clear(out, errorBox(e, 'configs-error'));

@@ -55,9 +55,10 @@ function createForm(onCreated) {
           replicationFactor: Number(rf.value),
           configs: configs.rows(),
         });
-        clear(out, notice(`Created topic ${t && t.name ? t.name : name.value}.`, 'create-topic-done'));
+        const created = t && t.name ? t.name : name.value.trim();
+        clear(out, notice(`Created topic ${created}.`, 'create-topic-done'));
         form.reset();
-        onCreated();
+        onCreated(created);
       } catch (e) {
         if (e.field === 'name' || e.code === 'TOPIC_ALREADY_EXISTS' || e.code === 'INVALID_TOPIC_EXCEPTION') nameField.setError(e.message);
         clear(out, errorBox(e, 'create-topic-error'));
@@ -113,6 +114,9 @@ export async function render(ctx) {
   const internal = h('input', { type: 'checkbox', 'data-testid': 'topic-internal' });
   const listEl = h('div', null, loading());
   const msg = h('div');
+  // The topics this page deleted: the brokers' metadata may list them for
+  // a moment after the controller has deleted them.
+  const deleted = new Set();
   const load = async () => {
     let list;
     try {
@@ -122,6 +126,7 @@ export async function render(ctx) {
       return;
     }
     if (!ctx.alive()) return;
+    list = (list || []).filter((t) => !deleted.has(t.name));
     clear(listEl, table([
       { label: 'Name', value: (t) => link(route('topics', t.name), t.name, { 'data-testid': `topic-link-${t.name}` }) },
       { label: 'Partitions', value: (t) => fmtNum(t.partitions), class: 'num' },
@@ -137,6 +142,7 @@ export async function render(ctx) {
           if (cell.querySelector('.confirm')) return;
           cell.append(confirmDelete('topic', t.name, async () => {
             await api('DELETE', '/topics/' + enc(t.name));
+            deleted.add(t.name);
             clear(msg, notice(`Deleted topic ${t.name}.`, 'delete-topic-done'));
             load();
           }, 'delete-topic'));
@@ -155,6 +161,9 @@ export async function render(ctx) {
     h('div', { class: 'toolbar' }, field('Search topics', search),
       h('label', { class: 'check' }, internal, ' Show internal topics')),
     msg, listEl,
-    createForm(load));
+    createForm((created) => {
+      deleted.delete(created);
+      load();
+    }));
   await load();
 }

@@ -2,7 +2,6 @@ package streams
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,17 +64,7 @@ func TestExactlyOnceSurvivesFencedProduce(t *testing.T) {
 	defer app.Close(ctx)
 
 	want, got, produce, read := sumsHarness(t, ctx, cl, addr, 31, 32)
-	waitSums := func(what string) {
-		t.Helper()
-		for deadline := time.Now().Add(90 * time.Second); fmt.Sprint(got) != fmt.Sprint(want); read(time.Second) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: sums never matched:\n got  %v\n want %v", what, got, want)
-			}
-			if err := app.Err(); err != nil {
-				t.Fatalf("%s: application failed: %v", what, err)
-			}
-		}
-	}
+	waitSums := func(what string) { t.Helper(); waitExactSums(t, app, what, want, got, read) }
 	produce(300)
 	waitSums("before the fence")
 	countdown.Store(50)

@@ -62,6 +62,20 @@ func abortRecreatesTasks(t *testing.T, addr string) {
 	}
 }
 
+// waitExactSums reads the sums until they equal want, failing the test if app fails
+// or 90 s pass first; what names the moment in the messages.
+func waitExactSums(t *testing.T, app *App, what string, want, got map[string]int64, read func(time.Duration)) {
+	t.Helper()
+	for deadline := time.Now().Add(90 * time.Second); fmt.Sprint(got) != fmt.Sprint(want); read(time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: sums never matched:\n got  %v\n want %v", what, got, want)
+		}
+		if err := app.Err(); err != nil {
+			t.Fatalf("%s: application failed: %v", what, err)
+		}
+	}
+}
+
 // sumsBroker starts a broker with the topics "amounts" and "sums" of the given
 // partitions, and a client of it closed with the test.
 func sumsBroker(t *testing.T, partitions int32) (*brokertest.Broker, *kgo.Client) {

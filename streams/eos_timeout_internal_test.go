@@ -64,17 +64,7 @@ func TestExactlyOnceSurvivesTransactionTimeout(t *testing.T) {
 	defer app.Close(ctx)
 
 	want, got, produce, read := sumsHarness(t, ctx, cl, addr, 21, 22)
-	waitSums := func(what string) {
-		t.Helper()
-		for deadline := time.Now().Add(90 * time.Second); fmt.Sprint(got) != fmt.Sprint(want); read(time.Second) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: sums never matched:\n got  %v\n want %v", what, got, want)
-			}
-			if err := app.Err(); err != nil {
-				t.Fatalf("%s: application failed: %v", what, err)
-			}
-		}
-	}
+	waitSums := func(what string) { t.Helper(); waitExactSums(t, app, what, want, got, read) }
 	for round := range 2 {
 		produce(300)
 		waitSums(fmt.Sprintf("round %d, before the stall", round))

@@ -258,8 +258,14 @@ func (c *committer) recoverable(err error) bool {
 // TaskMigratedException under exactly_once_v2 and resets its producer; so does the
 // App (abortTxn). The transactional id is the instance's own (acquireProcessID), so
 // a second live producer with it is no concern here.
+//
+// INVALID_TXN_STATE counts too: a broker that verifies transactions (KIP-890, as
+// franz-go's kfake does) answers the old epoch's produce with it once the coordinator
+// has aborted the transaction. Aborting and re-creating the tasks is safe whatever the
+// cause: the transaction's work is discarded and redone from the last commit.
 func fenced(err error) bool {
-	return errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced)
+	return errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) ||
+		errors.Is(err, kerr.InvalidTxnState)
 }
 
 // taskFailed takes a stream thread's processing error that a fenced producer caused

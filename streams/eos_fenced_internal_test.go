@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregorhq/gregor/internal/testcluster"
 )
 
 // TestExactlyOnceSurvivesFencedProduce: in the middle of processing, another client
@@ -19,9 +21,15 @@ import (
 // The copies topic only gets the produce issued by the stream thread as it processes. (CI saw the App
 // stop on it when a broker kill moved the transaction coordinator: a task with one
 // source processes records as its batch arrives, and that path stopped the App.)
+//
+// It runs against Gregor's broker and franz-go's kfake (internal/testcluster): the
+// recovery is the client's and must hold on any Kafka cluster.
 func TestExactlyOnceSurvivesFencedProduce(t *testing.T) {
-	br, cl := sumsBroker(t, 3)
-	addr := br.Addr()
+	testcluster.Run(t, survivesFencedProduce)
+}
+
+func survivesFencedProduce(t *testing.T, addr string) {
+	cl := sumsTopics(t, addr, 3)
 	ctx := context.Background()
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "copies"); err != nil {
 		t.Fatal(err)
